@@ -1,0 +1,149 @@
+"""Buffered metric writes and run heartbeats, one background thread each per store.
+
+``log_metric`` in a training loop only appends to a list; a daemon thread
+writes what has gathered every ``metric_flush_interval`` seconds or every
+``metric_batch_size`` points. ``flush()`` (called at run end and at exit)
+writes the rest before it returns, so a finished run holds every point.
+
+A batch that fails is retried with backoff. If it still fails, the points
+are kept as lost and the next ``flush()`` raises ``DataLoss`` naming how many
+points of which runs were not stored: never a silent drop.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from collections.abc import Callable
+
+from mlstage.errors import DataLoss, InvalidInput, MlstageError, NotFound
+from mlstage.tracking.entities import Metric
+from mlstage.tracking.store import TrackingStore
+
+log = logging.getLogger("mlstage")
+
+Point = tuple[str, str, float, int, int]  # run_id, key, value, step, timestamp
+_RETRY_DELAYS = (0.05, 0.25, 1.0, 3.0)
+
+
+class MetricBuffer:
+    def __init__(
+        self,
+        store: TrackingStore,
+        *,
+        flush_interval: float = 1.0,
+        batch_size: int = 1000,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.store = store
+        self.flush_interval = flush_interval
+        self.batch_size = batch_size
+        self._sleep = sleep
+        self._points: list[Point] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._lost: list[tuple[str, int, str]] = []  # run_id, count, reason
+        self._thread: threading.Thread | None = None
+
+    def add(self, run_id: str, key: str, value: float, step: int, timestamp: int) -> None:
+        with self._lock:
+            self._points.append((run_id, key, value, step, timestamp))
+            full = len(self._points) >= self.batch_size
+        if self._thread is None:
+            self._start()
+        if full:
+            self._wake.set()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="mlstage-metric-writer", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            self._write_pending()
+
+    def flush(self) -> None:
+        """Write every buffered point now; raise ``DataLoss`` if any point was lost."""
+        self._write_pending()
+        with self._lock:
+            lost, self._lost = self._lost, []
+        if lost:
+            total = sum(count for _, count, _ in lost)
+            details = "; ".join(f"run {run}: {count} points ({why})" for run, count, why in lost)
+            raise DataLoss(f"{total} metric points could not be stored: {details}")
+
+    def _write_pending(self) -> None:
+        with self._write_lock:
+            with self._lock:
+                points, self._points = self._points, []
+            if not points:
+                return
+            by_run: dict[str, list[Metric]] = defaultdict(list)
+            construct = Metric.model_construct
+            for run_id, key, value, step, ts in points:
+                by_run[run_id].append(construct(key=key, value=value, step=step, timestamp=ts))
+            for run_id, metrics in by_run.items():
+                for start in range(0, len(metrics), self.batch_size):
+                    self._write_batch(run_id, metrics[start : start + self.batch_size])
+
+    def _write_batch(self, run_id: str, batch: list[Metric]) -> None:
+        error: Exception | None = None
+        for delay in (*_RETRY_DELAYS, None):
+            try:
+                self.store.log_batch(run_id, batch)
+                return
+            except (InvalidInput, NotFound) as exc:  # retrying cannot help
+                error = exc
+                break
+            except (MlstageError, OSError) as exc:
+                error = exc
+                if delay is None:
+                    break
+                log.warning("writing %d metric points failed (%s); retrying", len(batch), exc)
+                self._sleep(delay)
+        reason = str(error).splitlines()[0] if error else "unknown error"
+        log.error("%d metric points of run %s were not stored: %s", len(batch), run_id, reason)
+        with self._lock:
+            self._lost.append((run_id, len(batch), reason))
+
+
+class Heartbeat:
+    """Tells the store, every ``interval`` seconds, which runs this process is still running."""
+
+    def __init__(self, store: TrackingStore, interval: float) -> None:
+        self.store = store
+        self.interval = interval
+        self.run_ids: set[str] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def add(self, run_id: str) -> None:
+        with self._lock:
+            self.run_ids.add(run_id)
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="mlstage-heartbeat", daemon=True)
+                self._thread.start()
+
+    def discard(self, run_id: str) -> None:
+        with self._lock:
+            self.run_ids.discard(run_id)
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self.interval)
+            with self._lock:
+                ids = sorted(self.run_ids)
+            if ids:
+                try:
+                    self.store.heartbeat(ids)
+                except Exception as exc:  # a missed beat is retried at the next one
+                    log.debug("heartbeat failed: %s", exc)
