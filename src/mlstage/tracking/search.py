@@ -79,13 +79,13 @@ class _Token:
     pos: int
 
 
-def _tokenize(text: str) -> list[_Token]:
+def _tokenize(text: str, what: str = "filter") -> list[_Token]:
     tokens: list[_Token] = []
     pos = 0
     while pos < len(text):
         match = _TOKEN.match(text, pos)
         if match is None:
-            raise _error(text, pos, f"unexpected character {text[pos]!r}")
+            raise _error(text, pos, f"unexpected character {text[pos]!r}", what)
         kind = match.lastgroup or ""
         if kind != "ws":
             tokens.append(_Token(kind, match.group(), pos))
@@ -93,8 +93,8 @@ def _tokenize(text: str) -> list[_Token]:
     return tokens
 
 
-def _error(text: str, pos: int, problem: str) -> InvalidInput:
-    return InvalidInput(f"invalid filter at position {pos}: {problem}\n  {text}\n  {' ' * pos}^")
+def _error(text: str, pos: int, problem: str, what: str = "filter") -> InvalidInput:
+    return InvalidInput(f"invalid {what} at position {pos}: {problem}\n  {text}\n  {' ' * pos}^")
 
 
 def _parse_entity(text: str, token: _Token) -> tuple[Kind, str]:
@@ -222,7 +222,7 @@ def parse_order_by(items: list[str] | None) -> list[OrderBy]:
     for item in items or []:
         if not isinstance(item, str):
             raise InvalidInput(f"order_by entries must be strings, got {item!r}")
-        tokens = _tokenize(item)
+        tokens = _tokenize(item, "order_by")
         if not tokens or tokens[0].kind != "entity":
             raise InvalidInput(
                 f"invalid order_by {item!r}: expected metrics.<key>, params.<key>, tags.<key> "
