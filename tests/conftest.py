@@ -138,6 +138,7 @@ def reset_fluent_state() -> None:
     fluent._run_stack.clear()
     fluent._experiment_name = None
     fluent._buffers.clear()
+    fluent._experiment_ids_cache.clear()
     fluent._heartbeats.clear()
     SqlTrackingStore._shared.clear()
     try:

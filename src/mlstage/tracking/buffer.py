@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable
 
-from mlstage.errors import DataLoss, InvalidInput, MlstageError, NotFound
+from mlstage.errors import Conflict, DataLoss, InvalidInput, MlstageError, NotFound
 from mlstage.tracking.entities import Metric
 from mlstage.tracking.store import TrackingStore
 
@@ -51,7 +51,7 @@ class MetricBuffer:
     def add(self, run_id: str, key: str, value: float, step: int, timestamp: int) -> None:
         with self._lock:
             self._points.append((run_id, key, value, step, timestamp))
-            full = len(self._points) >= self.batch_size
+            full = len(self._points) % self.batch_size == 0
         if self._thread is None:
             self._start()
         if full:
@@ -87,6 +87,10 @@ class MetricBuffer:
                 points, self._points = self._points, []
             if not points:
                 return
+            write_points = getattr(self.store, "write_points", None)
+            if write_points is not None:
+                self._write_rows(write_points, points)
+                return
             by_run: dict[str, list[Metric]] = defaultdict(list)
             construct = Metric.model_construct
             for run_id, key, value, step, ts in points:
@@ -95,25 +99,46 @@ class MetricBuffer:
                 for start in range(0, len(metrics), self.batch_size):
                     self._write_batch(run_id, metrics[start : start + self.batch_size])
 
+    def _write_rows(self, write_points: Callable[..., None], points: list[Point]) -> None:
+        """Fast path of the SQL store: checked rows of every run in one transaction."""
+        by_run: dict[str, list[dict[str, object]]] = defaultdict(list)
+        for run_id, key, value, step, ts in points:
+            by_run[run_id].append({
+                "run_id": run_id, "key": key, "step": step, "timestamp": ts,
+                "value": None if value != value else value,  # NaN is stored as NULL
+            })
+        try:
+            write_points(by_run)
+            return
+        except (MlstageError, OSError):
+            pass  # retried below run by run, so one bad run cannot sink the others
+        for run_id, rows in by_run.items():
+            self._attempt(lambda: write_points({run_id: rows}), {run_id: len(rows)})
+
     def _write_batch(self, run_id: str, batch: list[Metric]) -> None:
+        self._attempt(lambda: self.store.log_batch(run_id, batch), {run_id: len(batch)})
+
+    def _attempt(self, write: Callable[[], None], counts: dict[str, int]) -> None:
         error: Exception | None = None
+        total = sum(counts.values())
         for delay in (*_RETRY_DELAYS, None):
             try:
-                self.store.log_batch(run_id, batch)
+                write()
                 return
-            except (InvalidInput, NotFound) as exc:  # retrying cannot help
+            except (InvalidInput, NotFound, Conflict) as exc:  # retrying cannot help
                 error = exc
                 break
             except (MlstageError, OSError) as exc:
                 error = exc
                 if delay is None:
                     break
-                log.warning("writing %d metric points failed (%s); retrying", len(batch), exc)
+                log.warning("writing %d metric points failed (%s); retrying", total, exc)
                 self._sleep(delay)
         reason = str(error).splitlines()[0] if error else "unknown error"
-        log.error("%d metric points of run %s were not stored: %s", len(batch), run_id, reason)
+        for run_id, count in counts.items():
+            log.error("%d metric points of run %s were not stored: %s", count, run_id, reason)
         with self._lock:
-            self._lost.append((run_id, len(batch), reason))
+            self._lost.extend((run_id, count, reason) for run_id, count in counts.items())
 
 
 class Heartbeat:

@@ -22,7 +22,7 @@ from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
 from mlstage import config
-from mlstage.errors import InvalidInput, NotFound
+from mlstage.errors import Conflict, InvalidInput, NotFound
 from mlstage.tracking import validation as v
 from mlstage.tracking.buffer import Heartbeat, MetricBuffer
 from mlstage.tracking.entities import DatasetInput, Experiment, Metric, Run, RunStatus
@@ -129,9 +129,16 @@ def set_experiment(name: str) -> Experiment:
     return experiment
 
 
-def _resolve_experiment(store: TrackingStore, experiment: str | None) -> Experiment:
+_experiment_ids_cache: dict[tuple[int, str], str] = {}
+
+
+def _resolve_experiment_id(store: TrackingStore, experiment: str | None, fresh: bool = False) -> str:
+    """The id of the experiment to start runs in, cached: a sweep starts many runs."""
     name = experiment or _experiment_name or os.environ.get("MLSTAGE_EXPERIMENT") or DEFAULT_EXPERIMENT
-    return store.get_or_create_experiment(name)
+    key = (id(store), name)
+    if fresh or key not in _experiment_ids_cache:
+        _experiment_ids_cache[key] = store.get_or_create_experiment(name).experiment_id
+    return _experiment_ids_cache[key]
 
 
 def start_run(
@@ -149,11 +156,15 @@ def start_run(
             f"run {_run_stack[-1].run_id} is already active; end it first or pass nested=True"
         )
     store = _store()
-    exp = _resolve_experiment(store, experiment)
     all_tags = dict(tags or {})
     if _run_stack:
         all_tags.setdefault("mlstage.parent_run_id", _run_stack[-1].run_id)
-    run = store.create_run(exp.experiment_id, name, collect_context(), all_tags)
+    context = collect_context()
+    try:
+        run = store.create_run(_resolve_experiment_id(store, experiment), name, context, all_tags)
+    except (NotFound, Conflict):  # the cached experiment was deleted meanwhile
+        run = store.create_run(_resolve_experiment_id(store, experiment, fresh=True), name,
+                               context, all_tags)
     active = ActiveRun(run, store)
     with _lock:
         _run_stack.append(active)

@@ -53,6 +53,50 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
+class _Statements:
+    """Hot-path statements, built once per store: constructing a SQLAlchemy
+    statement costs more than executing it on SQLite, and a sweep starts
+    thousands of runs."""
+
+    def __init__(self, dialect_name: str) -> None:
+        dialect: Any = sqlite if dialect_name == "sqlite" else postgresql
+        r, lm = t.runs.c, t.latest_metrics.c
+        self.insert_run = insert(t.runs)
+        self.experiment_stage = select(t.experiments.c.lifecycle_stage).where(
+            t.experiments.c.experiment_id == bindparam("b_experiment_id")
+        )
+        self.runs_writable = select(r.run_id, r.lifecycle_stage).where(
+            r.run_id.in_(bindparam("b_ids", expanding=True))
+        )
+        self.end_run = (
+            update(t.runs)
+            .where(r.run_id == bindparam("b_run_id"))
+            .values(
+                status=bindparam("b_status"),
+                end_time=bindparam("b_end_time"),
+                heartbeat_at=bindparam("b_now"),
+                status_reason=bindparam("b_reason"),
+            )
+        )
+        self.insert_metrics = insert(t.metrics)
+        upsert = dialect.insert(t.latest_metrics)
+        excluded = upsert.excluded
+        self.upsert_latest = upsert.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={"step": excluded.step, "timestamp": excluded.timestamp, "value": excluded.value},
+            where=tuple_(excluded.step, excluded.timestamp) >= tuple_(lm.step, lm.timestamp),
+        )
+        self.insert_params = dialect.insert(t.params).on_conflict_do_nothing()
+        self.select_params = select(t.params.c.key, t.params.c.value).where(
+            t.params.c.run_id == bindparam("b_run_id"),
+            t.params.c.key.in_(bindparam("b_keys", expanding=True)),
+        )
+        tags = dialect.insert(t.tags)
+        self.upsert_tags = tags.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"value": tags.excluded.value}
+        )
+
+
 class SqlTrackingStore:
     """``TrackingStore`` over one metadata database and one artifact store."""
 
@@ -71,6 +115,7 @@ class SqlTrackingStore:
         self.clock = clock
         self.new_id = new_id
         self._last_reap = 0.0
+        self._sql = _Statements(db.dialect)
 
     _shared: dict[tuple[str, str], SqlTrackingStore] = {}
     _shared_lock = threading.Lock()
@@ -204,17 +249,14 @@ class SqlTrackingStore:
         now = self.clock()
 
         def work(conn: Connection) -> None:
-            stage = conn.execute(
-                select(t.experiments.c.lifecycle_stage).where(
-                    t.experiments.c.experiment_id == exp_id
-                )
-            ).scalar()
+            stage = conn.execute(self._sql.experiment_stage, {"b_experiment_id": exp_id}).scalar()
             if stage is None:
                 raise NotFound(f"experiment {experiment_id!r} does not exist")
             if stage != "active":
                 raise Conflict(f"experiment {experiment_id!r} is deleted; runs cannot start in it")
             conn.execute(
-                insert(t.runs).values(
+                self._sql.insert_run,
+                dict(
                     run_id=run_id,
                     experiment_id=exp_id,
                     name=name,
@@ -231,7 +273,7 @@ class SqlTrackingStore:
                     python_version=context.python_version,
                     packages=json.dumps(context.packages, sort_keys=True),
                     status_reason="",
-                )
+                ),
             )
             if checked_tags:
                 conn.execute(
@@ -254,17 +296,16 @@ class SqlTrackingStore:
         status = RunStatus(status)
         now = self.clock()
 
+        values = {
+            "b_run_id": run_id,
+            "b_status": status.value,
+            "b_end_time": None if status is RunStatus.RUNNING else now,
+            "b_now": now,
+            "b_reason": reason[:2000],
+        }
+
         def work(conn: Connection) -> None:
-            done = conn.execute(
-                update(t.runs)
-                .where(t.runs.c.run_id == run_id)
-                .values(
-                    status=status.value,
-                    end_time=None if status is RunStatus.RUNNING else now,
-                    heartbeat_at=now,
-                    status_reason=reason[:2000],
-                )
-            )
+            done = conn.execute(self._sql.end_run, values)
             if done.rowcount == 0:
                 raise NotFound(f"run {run_id!r} does not exist")
 
@@ -372,7 +413,7 @@ class SqlTrackingStore:
             self._check_runs_writable(conn, run_ids)
             all_rows = [row for rows in rows_by_run.values() for row in rows]
             if all_rows:
-                conn.execute(insert(t.metrics), all_rows)
+                conn.execute(self._sql.insert_metrics, all_rows)
                 self._upsert_latest(conn, all_rows)
             if params:
                 self._insert_params(conn, run_ids[0], params)
@@ -382,13 +423,7 @@ class SqlTrackingStore:
         self.db.write(work)
 
     def _check_runs_writable(self, conn: Connection, run_ids: Sequence[str]) -> None:
-        found = dict(
-            conn.execute(
-                select(t.runs.c.run_id, t.runs.c.lifecycle_stage).where(
-                    t.runs.c.run_id.in_(list(run_ids))
-                )
-            ).all()
-        )
+        found = dict(conn.execute(self._sql.runs_writable, {"b_ids": list(run_ids)}).all())
         for run_id in run_ids:
             if run_id not in found:
                 raise NotFound(f"run {run_id!r} does not exist")
@@ -404,46 +439,26 @@ class SqlTrackingStore:
                 latest[key] = row
         # A fixed order of keys keeps PostgreSQL writers from deadlocking each other.
         ordered = [latest[k] for k in sorted(latest)]
-        dialect = sqlite if self.db.dialect == "sqlite" else postgresql
-        stmt = dialect.insert(t.latest_metrics)
-        excluded = stmt.excluded
-        newer = tuple_(excluded.step, excluded.timestamp) >= tuple_(
-            t.latest_metrics.c.step, t.latest_metrics.c.timestamp
-        )
-        conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["run_id", "key"],
-                set_={"step": excluded.step, "timestamp": excluded.timestamp, "value": excluded.value},
-                where=newer,
-            ),
-            ordered,
-        )
+        conn.execute(self._sql.upsert_latest, ordered)
 
     def _insert_params(self, conn: Connection, run_id: str, params: Mapping[str, str]) -> None:
+        rows = [{"run_id": run_id, "key": k, "value": x} for k, x in params.items()]
+        inserted = conn.execute(self._sql.insert_params, rows).rowcount
+        if inserted == len(rows):
+            return  # the usual case: every key is new
         existing = dict(
-            conn.execute(
-                select(t.params.c.key, t.params.c.value).where(
-                    t.params.c.run_id == run_id, t.params.c.key.in_(list(params))
-                )
-            ).all()
+            conn.execute(self._sql.select_params, {"b_run_id": run_id, "b_keys": list(params)}).all()
         )
         for key, value in params.items():
-            if key in existing and existing[key] != value:
+            if existing.get(key, value) != value:
                 raise Conflict(
                     f"param {key!r} of run {run_id} is already {existing[key]!r}; params cannot "
                     f"change (got {value!r}). Log a new run, or use a tag or metric instead"
                 )
-        new = [{"run_id": run_id, "key": k, "value": x} for k, x in params.items() if k not in existing]
-        if new:
-            conn.execute(insert(t.params), new)
 
     def _upsert_tags(self, conn: Connection, run_id: str, tags: Mapping[str, str]) -> None:
-        dialect = sqlite if self.db.dialect == "sqlite" else postgresql
-        stmt = dialect.insert(t.tags)
         conn.execute(
-            stmt.on_conflict_do_update(
-                index_elements=["run_id", "key"], set_={"value": stmt.excluded.value}
-            ),
+            self._sql.upsert_tags,
             [{"run_id": run_id, "key": k, "value": x} for k, x in sorted(tags.items())],
         )
 

@@ -76,6 +76,8 @@ def check_name(name: Any, field: str) -> str:
 
 def check_metric_value(key: str, value: Any) -> float:
     """A real number; NaN and infinities are kept (a diverging loss is worth recording)."""
+    if type(value) is float:  # the common case, checked without the ABC machinery
+        return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise InvalidInput(
             f"metric {key!r} must be a number, got {type(value).__name__} {value!r}"
@@ -84,6 +86,8 @@ def check_metric_value(key: str, value: Any) -> float:
 
 
 def check_step(key: str, step: Any) -> int:
+    if type(step) is int and -MAX_STEP <= step <= MAX_STEP:
+        return step
     if isinstance(step, bool) or not isinstance(step, numbers.Integral):
         raise InvalidInput(
             f"step of metric {key!r} must be an integer, got {type(step).__name__} {step!r}"
