@@ -165,7 +165,9 @@ def _clean_global_state() -> Iterator[None]:
 
 
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path) -> Iterator[Path]:
+def project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path
+) -> Path:
     """A fresh project folder as cwd, with the fluent API pointed at its own SQLite store."""
     for name in list(os.environ):
         if name.startswith("MLSTAGE_") and name not in ("MLSTAGE_REQUIRE_ALL",):
@@ -174,7 +176,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Pa
     (tmp_path / ".mlstage").mkdir()
     shutil.copy(sqlite_template, tmp_path / ".mlstage" / "mlstage.db")
     reset_fluent_state()
-    yield tmp_path
+    return tmp_path
 
 
 # -- S3 --------------------------------------------------------------------------------
@@ -193,7 +195,7 @@ def s3_server() -> Iterator[str]:
         missing("s3fs is not installed (pip install 'mlstage[s3]')")
     for key, value in {
         "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",  # noqa: S105
+        "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
     }.items():
         os.environ.setdefault(key, value)

@@ -46,11 +46,13 @@ def test_precedence(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.mark.parametrize(
     ("content", "problem"),
-    [("tracking_url = 'x'", "unknown setting\\(s\\) tracking_url"),
-     ("heartbeat_timeout = 'soon'", "heartbeat_timeout.*must be a positive number, got 'soon'"),
-     ("heartbeat_timeout = -1", "must be a positive number"),
-     ("sqlite_synchronous = 'OFF'", "must be NORMAL, FULL or EXTRA"),
-     ("this is not toml", "not valid TOML")],
+    [
+        ("tracking_url = 'x'", "unknown setting\\(s\\) tracking_url"),
+        ("heartbeat_timeout = 'soon'", "heartbeat_timeout.*must be a positive number, got 'soon'"),
+        ("heartbeat_timeout = -1", "must be a positive number"),
+        ("sqlite_synchronous = 'OFF'", "must be NORMAL, FULL or EXTRA"),
+        ("this is not toml", "not valid TOML"),
+    ],
 )
 def test_bad_config_files_name_the_problem(tmp_path: Path, content: str, problem: str) -> None:
     (tmp_path / "mlstage.toml").write_text(content)

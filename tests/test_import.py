@@ -9,10 +9,7 @@ HEAVY = ("pandas", "numpy", "sqlalchemy", "sklearn", "fastapi", "pydantic", "htt
 
 
 def test_import_mlstage_loads_nothing_heavy() -> None:
-    code = (
-        "import sys, mlstage; "
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
-    )
+    code = f"import sys, mlstage; print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
 

@@ -10,8 +10,12 @@ from mlstage.errors import InvalidInput
 
 @pytest.mark.parametrize(
     ("path", "canonical"),
-    [("model.pkl", "model.pkl"), ("plots/roc.png", "plots/roc.png"), ("dir/", "dir"),
-     ("a b/c-d_e.f", "a b/c-d_e.f")],
+    [
+        ("model.pkl", "model.pkl"),
+        ("plots/roc.png", "plots/roc.png"),
+        ("dir/", "dir"),
+        ("a b/c-d_e.f", "a b/c-d_e.f"),
+    ],
 )
 def test_good_paths(path: str, canonical: str) -> None:
     assert canonical_artifact_path(path) == canonical

@@ -93,7 +93,9 @@ def test_tracking_store_on_s3_artifacts(s3_server: str, s3_root: str, sqlite_url
     from mlstage.store.database import Database
     from mlstage.tracking.sql_store import SqlTrackingStore
 
-    store = SqlTrackingStore(Database(sqlite_url), ArtifactStore(s3_root, s3_endpoint_url=s3_server))
+    store = SqlTrackingStore(
+        Database(sqlite_url), ArtifactStore(s3_root, s3_endpoint_url=s3_server)
+    )
     exp = store.create_experiment("s3")
     run = store.create_run(exp.experiment_id)
     info = store.log_artifact(run.run_id, "model/weights.bin", b"\x00\x01")

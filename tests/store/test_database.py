@@ -49,7 +49,9 @@ def test_tables_match_the_declared_metadata(database_url_any: str) -> None:
 
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url_any(request: pytest.FixtureRequest) -> str:
-    return str(request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url"))
+    return str(
+        request.getfixturevalue("sqlite_url" if request.param == "sqlite" else "postgres_url")
+    )
 
 
 @pytest.mark.slow
@@ -85,9 +87,11 @@ def test_processes_starting_together_migrate_exactly_once(
 
 @pytest.mark.parametrize(
     ("uri", "problem"),
-    [("mysql://root@localhost/db", "scheme 'mysql' is not supported"),
-     ("postgresql+psycopg2://x/y", "use postgresql\\+psycopg://"),
-     ("not a url", "not a database URL")],
+    [
+        ("mysql://root@localhost/db", "scheme 'mysql' is not supported"),
+        ("postgresql+psycopg2://x/y", "use postgresql\\+psycopg://"),
+        ("not a url", "not a database URL"),
+    ],
 )
 def test_unsupported_database_urls_are_refused(uri: str, problem: str) -> None:
     with pytest.raises(InvalidInput, match=problem):

@@ -42,8 +42,11 @@ def test_points_lost_after_retries_are_reported_at_flush() -> None:
     buffer = MetricBuffer(store, sleep=lambda _: None)  # type: ignore[arg-type]
     for i in range(3):
         buffer.add("a" * 32, "m", float(i), i, 0)
-    with pytest.raises(DataLoss, match=r"3 metric points could not be stored: run a+: 3 points "
-                       r"\(database is down\)"):
+    with pytest.raises(
+        DataLoss,
+        match=r"3 metric points could not be stored: run a+: 3 points "
+        r"\(database is down\)",
+    ):
         buffer.flush()
     buffer.flush()  # reported once
 
@@ -53,12 +56,14 @@ def test_a_run_ends_with_every_point_durable(project: Path) -> None:
         for i in range(2500):
             mlstage.log_metric("m", float(i), step=i)
     # Read through a fresh store: nothing may depend on this process's buffer.
-    from mlstage.store.database import Database
     from sqlalchemy import text
+
+    from mlstage.store.database import Database
 
     db = Database(f"sqlite:///{project / '.mlstage' / 'mlstage.db'}", migrate=False)
     with db.read() as conn:
-        count = conn.execute(text("SELECT count(*) FROM metrics WHERE run_id = :r"),
-                             {"r": run.run_id}).scalar()
+        count = conn.execute(
+            text("SELECT count(*) FROM metrics WHERE run_id = :r"), {"r": run.run_id}
+        ).scalar()
     db.dispose()
     assert count == 2500

@@ -56,9 +56,13 @@ def test_nested_runs_record_their_parent(project: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "problem"),
-    [("nan", "must be a number, got str 'nan'"), ("0.5", "must be a number"),
-     (None, "must be a number, got NoneType"), (True, "must be a number, got bool"),
-     ([1.0], "must be a number, got list")],
+    [
+        ("nan", "must be a number, got str 'nan'"),
+        ("0.5", "must be a number"),
+        (None, "must be a number, got NoneType"),
+        (True, "must be a number, got bool"),
+        ([1.0], "must be a number, got list"),
+    ],
 )
 def test_non_numeric_metric_values_are_refused(project: Path, value: object, problem: str) -> None:
     with mlstage.start_run() as run:
@@ -90,7 +94,8 @@ def test_search_runs_returns_a_dataframe(project: Path) -> None:
             mlstage.log_params({"n_estimators": n})
             mlstage.log_metric("auc", 0.8 + n / 1000)
     frame = mlstage.search_runs(
-        "churn", filter="metrics.auc > 0.85 and params.n_estimators != '10'",
+        "churn",
+        filter="metrics.auc > 0.85 and params.n_estimators != '10'",
         order_by=["metrics.auc DESC"],
     )
     assert isinstance(frame, pd.DataFrame)
@@ -109,13 +114,16 @@ def test_log_input_records_digest_rows_and_schema(project: Path) -> None:
     with mlstage.start_run() as run:
         first = mlstage.log_input(frame, name="churn-train")
         again = mlstage.log_input(frame.copy(), name="churn-train", context="eval")
-        changed = mlstage.log_input(frame.assign(age=[31, 42, 58]), name="churn-train",
-                                    context="other")
+        changed = mlstage.log_input(
+            frame.assign(age=[31, 42, 58]), name="churn-train", context="other"
+        )
         array = mlstage.log_input(np.zeros((4, 3)), name="matrix")
     assert first.dataset.digest == again.dataset.digest != changed.dataset.digest
     assert first.dataset.num_rows == 3
-    assert [(c.name, c.dtype) for c in first.dataset.schema_] == [("age", "int64"),
-                                                                  ("plan", first.dataset.schema_[1].dtype)]
+    assert [(c.name, c.dtype) for c in first.dataset.schema_] == [
+        ("age", "int64"),
+        ("plan", first.dataset.schema_[1].dtype),
+    ]
     assert array.dataset.num_columns == 3
     inputs = mlstage.get_run(run.run_id).inputs
     assert sorted(i.context for i in inputs) == ["eval", "other", "training", "training"]
@@ -129,7 +137,10 @@ def test_artifacts_from_files_folders_dicts_text_and_figures(project: Path) -> N
     (project / "out" / "sub" / "b.txt").write_text("B")
     with mlstage.start_run() as run:
         assert mlstage.log_artifact(project / "out" / "a.txt") == "a.txt"
-        assert mlstage.log_artifacts(project / "out", "folder") == ["folder/a.txt", "folder/sub/b.txt"]
+        assert mlstage.log_artifacts(project / "out", "folder") == [
+            "folder/a.txt",
+            "folder/sub/b.txt",
+        ]
         mlstage.log_dict({"C": 1.0}, "config.json")
         mlstage.log_text("hello", "notes/readme.md")
         import matplotlib
@@ -155,9 +166,14 @@ def test_artifacts_from_files_folders_dicts_text_and_figures(project: Path) -> N
     assert json.loads(store.read_artifact(run.run_id, "config.json")) == {"C": 1.0}
     assert store.read_artifact(run.run_id, "plots/curve.png")[:4] == b"\x89PNG"
     html = store.read_artifact(run.run_id, "plots/curve.html").decode()
-    assert "<script src=\"http" not in html and "<script" in html  # self-contained
+    assert '<script src="http' not in html and "<script" in html  # self-contained
     assert [a.path for a in store.list_artifacts(run.run_id)] == [
-        "a.txt", "config.json", "folder", "notes", "plots"]
+        "a.txt",
+        "config.json",
+        "folder",
+        "notes",
+        "plots",
+    ]
 
 
 def test_autolog_records_sklearn_fits(project: Path) -> None:

@@ -19,13 +19,19 @@ from mlstage.tracking.entities import RunStatus
 pytestmark = pytest.mark.slow
 
 
-def run_script(project: Path, code: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def run_script(
+    project: Path, code: str, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
     """Start ``code`` in a fresh interpreter inside the project folder."""
     full_env = {k: x for k, x in os.environ.items() if not k.startswith("MLSTAGE_")}
     full_env.update(env or {})
     return subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(code)],
-        cwd=project, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=project,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
@@ -49,13 +55,18 @@ def test_sixteen_processes_log_into_one_sqlite_store(tmp_path: Path) -> None:
     """
     # A fresh file: the 16 processes also race to apply the migrations.
     procs = [
-        subprocess.Popen([sys.executable, "-c", textwrap.dedent(code), str(n)], cwd=tmp_path,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                         env={**os.environ, "MLSTAGE_METRIC_FLUSH_INTERVAL": "0.05"})
+        subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(code), str(n)],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "MLSTAGE_METRIC_FLUSH_INTERVAL": "0.05"},
+        )
         for n in range(16)
     ]
     results = [p.communicate(timeout=240) for p in procs]
-    for proc, (out, err) in zip(procs, results, strict=True):
+    for proc, (_, err) in zip(procs, results, strict=True):
         assert proc.returncode == 0, err
         assert "locked" not in err.lower() and "error" not in err.lower(), err
     store = store_for(tmp_path)
@@ -78,7 +89,9 @@ def test_sixteen_processes_log_into_one_sqlite_store(tmp_path: Path) -> None:
 def _started_run(proc: subprocess.Popen[str]) -> str:
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
-    assert len(line) == 32, f"no run id printed; stderr: {proc.stderr.read() if proc.stderr else ''}"
+    assert len(line) == 32, (
+        f"no run id printed; stderr: {proc.stderr.read() if proc.stderr else ''}"
+    )
     return line
 
 

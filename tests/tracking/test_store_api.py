@@ -27,7 +27,9 @@ def make_run(store: Any, experiment: str = "exp", name: str | None = None) -> st
 
 
 def points(key: str, values: list[float], start: int = 0) -> list[Metric]:
-    return [Metric(key=key, value=x, step=start + i, timestamp=1000 + i) for i, x in enumerate(values)]
+    return [
+        Metric(key=key, value=x, step=start + i, timestamp=1000 + i) for i, x in enumerate(values)
+    ]
 
 
 # -- experiments --------------------------------------------------------------------
@@ -60,8 +62,12 @@ def test_get_or_create_experiment_is_idempotent(store: Any) -> None:
 
 @pytest.mark.parametrize(
     ("name", "problem"),
-    [("", "must not be empty"), ("x" * 251, "the limit is 250"), ("a\x00b", "control character"),
-     (" padded", "white space")],
+    [
+        ("", "must not be empty"),
+        ("x" * 251, "the limit is 250"),
+        ("a\x00b", "control character"),
+        (" padded", "white space"),
+    ],
 )
 def test_bad_experiment_names_are_refused(store: Any, name: str, problem: str) -> None:
     with pytest.raises(InvalidInput, match=problem):
@@ -83,8 +89,15 @@ def test_unknown_experiment_ids(store: Any) -> None:
 
 def test_run_lifecycle_records_status_times_and_context(store: Any) -> None:
     exp = store.create_experiment("e")
-    context = RunContext(user="ada", host="box", git_commit="abc123", git_dirty=True,
-                         python_version="3.11.7", packages={"numpy": "2.0"}, command="train.py")
+    context = RunContext(
+        user="ada",
+        host="box",
+        git_commit="abc123",
+        git_dirty=True,
+        python_version="3.11.7",
+        packages={"numpy": "2.0"},
+        command="train.py",
+    )
     run = store.create_run(exp.experiment_id, "first", context, {"stage": "dev"})
     assert run.status is RunStatus.RUNNING
     fetched = store.get_run(run.run_id)
@@ -190,7 +203,9 @@ def test_bad_keys_are_refused_and_nothing_is_written(store: Any, key: str, probl
 def test_long_param_values_are_refused(store: Any) -> None:
     run_id = make_run(store)
     store.log_batch(run_id, params={"ok": "x" * 6000})
-    with pytest.raises(InvalidInput, match="param 'big' value is 6001 characters; the limit is 6000"):
+    with pytest.raises(
+        InvalidInput, match="param 'big' value is 6001 characters; the limit is 6000"
+    ):
         store.log_batch(run_id, params={"big": "x" * 6001})
     assert list(store.get_run(run_id).params) == ["ok"]
 
@@ -272,8 +287,9 @@ def test_search_returns_whole_runs(searchable: tuple[Any, str, list[str]]) -> No
         (" and ".join(["metrics.a > 1"] * 51), "at most 50 clauses"),
     ],
 )
-def test_bad_filters_point_at_the_token(searchable: tuple[Any, str, list[str]], filter_text: str,
-                                        problem: str) -> None:
+def test_bad_filters_point_at_the_token(
+    searchable: tuple[Any, str, list[str]], filter_text: str, problem: str
+) -> None:
     store, exp_id, _ = searchable
     with pytest.raises(InvalidInput, match=problem):
         store.search_runs([exp_id], filter_text)
@@ -282,7 +298,9 @@ def test_bad_filters_point_at_the_token(searchable: tuple[Any, str, list[str]], 
 
 def test_bad_order_by_and_page_token(searchable: tuple[Any, str, list[str]]) -> None:
     store, exp_id, _ = searchable
-    with pytest.raises(InvalidInput, match="invalid order_by at position 11: unexpected character ';'"):
+    with pytest.raises(
+        InvalidInput, match="invalid order_by at position 11: unexpected character ';'"
+    ):
         store.search_runs([exp_id], None, ["metrics.acc; DROP TABLE runs"])
     with pytest.raises(InvalidInput, match="only ASC or DESC"):
         store.search_runs([exp_id], None, ["metrics.acc sideways"])
@@ -297,9 +315,13 @@ def test_bad_order_by_and_page_token(searchable: tuple[Any, str, list[str]]) -> 
 
 def test_log_inputs_records_dataset_once(store: Any) -> None:
     run_id = make_run(store)
-    dataset = Dataset(name="train", digest="a" * 64, num_rows=10, num_columns=2,
-                      schema=[ColumnSchema(name="x", dtype="float64"),
-                              ColumnSchema(name="y", dtype="int64")])
+    dataset = Dataset(
+        name="train",
+        digest="a" * 64,
+        num_rows=10,
+        num_columns=2,
+        schema=[ColumnSchema(name="x", dtype="float64"), ColumnSchema(name="y", dtype="int64")],
+    )
     store.log_inputs(run_id, [DatasetInput(dataset=dataset)])
     store.log_inputs(run_id, [DatasetInput(dataset=dataset)])
     inputs = store.get_run(run_id).inputs
@@ -315,15 +337,27 @@ def test_artifacts_round_trip_with_hash(store: Any) -> None:
     store.log_artifact(run_id, "model.json", b"{}")
     assert store.read_artifact(run_id, "plots/roc.txt") == b"curve"
     assert [(a.path, a.is_dir) for a in store.list_artifacts(run_id)] == [
-        ("model.json", False), ("plots", True)]
+        ("model.json", False),
+        ("plots", True),
+    ]
     assert [a.path for a in store.list_artifacts(run_id, "plots")] == ["plots/roc.txt"]
     with pytest.raises(NotFound, match="no artifact 'missing.txt'"):
         store.read_artifact(run_id, "missing.txt")
 
 
 @pytest.mark.parametrize(
-    "path", ["../x", "../../../../srv/canary.txt", "/etc/passwd", "a/../../b", "a\\b", "a//b", "./a",
-             "C:/x", "file:///etc/passwd"]
+    "path",
+    [
+        "../x",
+        "../../../../srv/canary.txt",
+        "/etc/passwd",
+        "a/../../b",
+        "a\\b",
+        "a//b",
+        "./a",
+        "C:/x",
+        "file:///etc/passwd",
+    ],
 )
 def test_artifact_paths_escaping_the_run_are_refused(store: Any, path: str) -> None:
     run_id = make_run(store)

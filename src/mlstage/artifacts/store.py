@@ -74,6 +74,7 @@ class ArtifactStore:
         sha, size = sha256_file(path)
         if not self.exists(sha):
             if self.is_local:
+
                 def copy(handle: IO[bytes]) -> None:
                     with open(path, "rb") as source:
                         shutil.copyfileobj(source, handle, _CHUNK)

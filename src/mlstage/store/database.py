@@ -11,6 +11,7 @@ retried with backoff, and only then surface, as ``Unavailable``.
 from __future__ import annotations
 
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -145,7 +146,8 @@ def _sqlite_engine(uri: str, database: str, busy_timeout: float, synchronous: st
         # Let SQLAlchemy's "begin" event emit BEGIN itself (pysqlite's own is deferred).
         dbapi_conn.isolation_level = None
         cursor = dbapi_conn.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        _enable_wal(cursor, busy_timeout)
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
@@ -157,6 +159,25 @@ def _sqlite_engine(uri: str, database: str, busy_timeout: float, synchronous: st
         conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any, busy_timeout: float) -> None:
+    """Switch a new file to WAL; processes opening it at once may find it locked for a moment.
+
+    Switching the journal mode takes an exclusive lock and does not always
+    wait on the busy handler, so a race of fresh processes is retried here.
+    """
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            if cursor.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02 + random.random() * 0.03)
 
 
 _databases: dict[str, Database] = {}

@@ -24,7 +24,7 @@ def autolog(disable: bool = False) -> None:
     with _lock:
         if disable:
             for cls, original in _patched.items():
-                cls.fit = original
+                setattr(cls, "fit", original)  # noqa: B010
             _patched.clear()
             return
         if _patched:
@@ -37,7 +37,7 @@ def autolog(disable: bool = False) -> None:
                 wrapped = _wrap(original)
                 if wrapped is not original:
                     _patched[cls] = original
-                    cls.fit = wrapped
+                    setattr(cls, "fit", wrapped)  # noqa: B010
 
 
 def _wrap(original: Any) -> Any:
@@ -71,11 +71,13 @@ def _logged_fit(original: Any, estimator: Any, args: Any, kwargs: Any) -> Any:
         result = original(estimator, *args, **kwargs)
         duration = time.perf_counter() - started
         fluent.log_params(_params(estimator))
-        fluent.set_tags({
-            "estimator_class": f"{type(estimator).__module__}.{type(estimator).__name__}",
-            "estimator_name": type(estimator).__name__,
-            "mlstage.autolog": "sklearn",
-        })
+        fluent.set_tags(
+            {
+                "estimator_class": f"{type(estimator).__module__}.{type(estimator).__name__}",
+                "estimator_name": type(estimator).__name__,
+                "mlstage.autolog": "sklearn",
+            }
+        )
         metrics = {"training_duration_s": duration, **_training_metrics(estimator, X, y)}
         fluent.log_metrics(metrics)
     except BaseException:

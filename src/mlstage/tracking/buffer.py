@@ -12,6 +12,7 @@ points of which runs were not stored: never a silent drop.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -103,17 +104,22 @@ class MetricBuffer:
         """Fast path of the SQL store: checked rows of every run in one transaction."""
         by_run: dict[str, list[dict[str, object]]] = defaultdict(list)
         for run_id, key, value, step, ts in points:
-            by_run[run_id].append({
-                "run_id": run_id, "key": key, "step": step, "timestamp": ts,
-                "value": None if value != value else value,  # NaN is stored as NULL
-            })
+            by_run[run_id].append(
+                {
+                    "run_id": run_id,
+                    "key": key,
+                    "step": step,
+                    "timestamp": ts,
+                    "value": None if value != value else value,  # NaN is stored as NULL
+                }
+            )
         try:
             write_points(by_run)
             return
         except (MlstageError, OSError):
             pass  # retried below run by run, so one bad run cannot sink the others
         for run_id, rows in by_run.items():
-            self._attempt(lambda: write_points({run_id: rows}), {run_id: len(rows)})
+            self._attempt(functools.partial(write_points, {run_id: rows}), {run_id: len(rows)})
 
     def _write_batch(self, run_id: str, batch: list[Metric]) -> None:
         self._attempt(lambda: self.store.log_batch(run_id, batch), {run_id: len(batch)})
@@ -155,7 +161,9 @@ class Heartbeat:
         with self._lock:
             self.run_ids.add(run_id)
             if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="mlstage-heartbeat", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._run, name="mlstage-heartbeat", daemon=True
+                )
                 self._thread.start()
 
     def discard(self, run_id: str) -> None:

@@ -30,8 +30,12 @@ def describe_dataset(data: Any, name: str, source: str = "") -> Dataset:
         columns = 1 if array.ndim == 1 else int(np.prod(array.shape[1:]))
         schema = [ColumnSchema(name=str(i), dtype=str(array.dtype)) for i in range(columns)]
         return Dataset(
-            name=name, digest=digest.hexdigest(), num_rows=int(array.shape[0]) if array.ndim else 1,
-            num_columns=columns, schema=schema, source=source,
+            name=name,
+            digest=digest.hexdigest(),
+            num_rows=int(array.shape[0]) if array.ndim else 1,
+            num_columns=columns,
+            schema_=schema,
+            source=source,
         )
     if not isinstance(data, pd.DataFrame):
         raise InvalidInput(
@@ -43,6 +47,10 @@ def describe_dataset(data: Any, name: str, source: str = "") -> Dataset:
     digest.update(pd.util.hash_pandas_object(data, index=True).to_numpy().tobytes())
     schema = [ColumnSchema(name=str(c), dtype=str(t)) for c, t in data.dtypes.items()]
     return Dataset(
-        name=name, digest=digest.hexdigest(), num_rows=len(data), num_columns=data.shape[1],
-        schema=schema, source=source,
+        name=name,
+        digest=digest.hexdigest(),
+        num_rows=len(data),
+        num_columns=data.shape[1],
+        schema_=schema,
+        source=source,
     )

@@ -6,9 +6,12 @@ client parses responses with them. Times are milliseconds since the epoch.
 
 from __future__ import annotations
 
+import gc
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -24,8 +27,50 @@ class RunStatus(StrEnum):
         return self is not RunStatus.RUNNING
 
 
+RUN_STATUSES: dict[str, RunStatus] = {status.value: status for status in RunStatus}
+
+
 class Entity(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+E = TypeVar("E", bound=BaseModel)
+
+
+@contextmanager
+def bulk_build() -> Iterator[None]:
+    """Pause the cyclic garbage collector while thousands of entities are built.
+
+    Entities hold no reference cycles, yet every 700 allocations the
+    collector would walk the whole heap: that doubles the time of a 10,000
+    point metric history.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def trusted(cls: type[E], fields: dict[str, Any]) -> E:
+    """Build ``cls`` from values the stores already checked (rows read back), skipping validation.
+
+    A search or a metric history builds thousands of entities; this is about
+    four times faster than ``model_construct``. It relies on how pydantic 2
+    lays out a model instance, which tests/tracking/test_entities.py pins.
+    """
+    instance = _new(cls)
+    _set(instance, "__dict__", fields)
+    _set(instance, "__pydantic_fields_set__", set(fields))
+    _set(instance, "__pydantic_extra__", None)
+    _set(instance, "__pydantic_private__", None)
+    return instance
 
 
 class Experiment(Entity):

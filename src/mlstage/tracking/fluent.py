@@ -26,7 +26,12 @@ from mlstage.errors import Conflict, InvalidInput, NotFound
 from mlstage.tracking import validation as v
 from mlstage.tracking.buffer import Heartbeat, MetricBuffer
 from mlstage.tracking.entities import DatasetInput, Experiment, Metric, Run, RunStatus
-from mlstage.tracking.store import DEFAULT_EXPERIMENT, MAX_PAGE_SIZE, TrackingStore, get_tracking_store
+from mlstage.tracking.store import (
+    DEFAULT_EXPERIMENT,
+    MAX_PAGE_SIZE,
+    TrackingStore,
+    get_tracking_store,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -132,9 +137,13 @@ def set_experiment(name: str) -> Experiment:
 _experiment_ids_cache: dict[tuple[int, str], str] = {}
 
 
-def _resolve_experiment_id(store: TrackingStore, experiment: str | None, fresh: bool = False) -> str:
+def _resolve_experiment_id(
+    store: TrackingStore, experiment: str | None, fresh: bool = False
+) -> str:
     """The id of the experiment to start runs in, cached: a sweep starts many runs."""
-    name = experiment or _experiment_name or os.environ.get("MLSTAGE_EXPERIMENT") or DEFAULT_EXPERIMENT
+    name = (
+        experiment or _experiment_name or os.environ.get("MLSTAGE_EXPERIMENT") or DEFAULT_EXPERIMENT
+    )
     key = (id(store), name)
     if fresh or key not in _experiment_ids_cache:
         _experiment_ids_cache[key] = store.get_or_create_experiment(name).experiment_id
@@ -163,8 +172,9 @@ def start_run(
     try:
         run = store.create_run(_resolve_experiment_id(store, experiment), name, context, all_tags)
     except (NotFound, Conflict):  # the cached experiment was deleted meanwhile
-        run = store.create_run(_resolve_experiment_id(store, experiment, fresh=True), name,
-                               context, all_tags)
+        run = store.create_run(
+            _resolve_experiment_id(store, experiment, fresh=True), name, context, all_tags
+        )
     active = ActiveRun(run, store)
     with _lock:
         _run_stack.append(active)
@@ -219,8 +229,14 @@ def get_metric_history(run_id: str, key: str) -> list[Metric]:
 # -- logging --------------------------------------------------------------------------
 
 
-def log_metric(key: str, value: float, step: int | None = None, *, run_id: str | None = None,
-               timestamp: int | None = None) -> None:
+def log_metric(
+    key: str,
+    value: float,
+    step: int | None = None,
+    *,
+    run_id: str | None = None,
+    timestamp: int | None = None,
+) -> None:
     """Record one point; buffered, and durable once the run ends or ``flush()`` returns."""
     rid, store = _require_run(run_id)
     key = v.check_key(key, "metric key")
@@ -230,12 +246,17 @@ def log_metric(key: str, value: float, step: int | None = None, *, run_id: str |
     _buffer(store).add(rid, key, value, step, ts)
 
 
-def log_metrics(metrics: Mapping[str, float], step: int | None = None, *,
-                run_id: str | None = None) -> None:
+def log_metrics(
+    metrics: Mapping[str, float], step: int | None = None, *, run_id: str | None = None
+) -> None:
     rid, store = _require_run(run_id)
     if not isinstance(metrics, Mapping):
-        raise InvalidInput(f"metrics must be a dict of name to number, got {type(metrics).__name__}")
-    checked = [(v.check_key(k, "metric key"), v.check_metric_value(k, x)) for k, x in metrics.items()]
+        raise InvalidInput(
+            f"metrics must be a dict of name to number, got {type(metrics).__name__}"
+        )
+    checked = [
+        (v.check_key(k, "metric key"), v.check_metric_value(k, x)) for k, x in metrics.items()
+    ]
     step = 0 if step is None else v.check_step("step", step)
     ts = time.time_ns() // 1_000_000
     buffer = _buffer(store)
@@ -279,8 +300,9 @@ def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
         store.log_batch(rid, tags={k: items[k] for k in keys[start : start + v.MAX_BATCH_TAGS]})
 
 
-def log_input(data: Any, name: str, *, context: str = "training", source: str = "",
-              run_id: str | None = None) -> DatasetInput:
+def log_input(
+    data: Any, name: str, *, context: str = "training", source: str = "", run_id: str | None = None
+) -> DatasetInput:
     """Record the dataset a run used: name, content digest, row count and column schema."""
     from mlstage.tracking.datasets import describe_dataset
 
@@ -298,8 +320,12 @@ def _join(folder: str | None, name: str) -> str:
     return f"{folder.strip('/')}/{name}" if folder else name
 
 
-def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None, *,
-                 run_id: str | None = None) -> str:
+def log_artifact(
+    local_path: str | os.PathLike[str],
+    artifact_path: str | None = None,
+    *,
+    run_id: str | None = None,
+) -> str:
     """Store a local file under ``artifact_path/<file name>`` of the run; return its path."""
     rid, store = _require_run(run_id)
     path = Path(local_path)
@@ -309,8 +335,12 @@ def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None =
     return store.log_artifact(rid, target, path.read_bytes()).path
 
 
-def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None, *,
-                  run_id: str | None = None) -> list[str]:
+def log_artifacts(
+    local_dir: str | os.PathLike[str],
+    artifact_path: str | None = None,
+    *,
+    run_id: str | None = None,
+) -> list[str]:
     """Store every file below ``local_dir``, keeping the folder structure."""
     rid, store = _require_run(run_id)
     root = Path(local_dir)
@@ -319,7 +349,9 @@ def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None =
     stored = []
     for file in sorted(p for p in root.rglob("*") if p.is_file() and not p.is_symlink()):
         relative = file.relative_to(root).as_posix()
-        stored.append(store.log_artifact(rid, _join(artifact_path, relative), file.read_bytes()).path)
+        stored.append(
+            store.log_artifact(rid, _join(artifact_path, relative), file.read_bytes()).path
+        )
     return stored
 
 
@@ -328,8 +360,9 @@ def log_text(text: str, artifact_file: str, *, run_id: str | None = None) -> str
     return store.log_artifact(rid, artifact_file, text.encode("utf-8")).path
 
 
-def log_dict(dictionary: Mapping[str, Any], artifact_file: str, *,
-             run_id: str | None = None) -> str:
+def log_dict(
+    dictionary: Mapping[str, Any], artifact_file: str, *, run_id: str | None = None
+) -> str:
     """Store a dict as JSON (``.json``) or YAML (``.yaml``/``.yml``)."""
     suffix = Path(artifact_file).suffix.lower()
     if suffix in (".yaml", ".yml"):
@@ -354,7 +387,10 @@ def log_figure(figure: Any, artifact_file: str, *, run_id: str | None = None) ->
         import io
 
         if suffix not in (".png", ".svg", ".pdf", ".jpg", ".jpeg"):
-            raise InvalidInput(f"artifact_file {artifact_file!r}: a matplotlib figure saves as .png, .svg, .pdf or .jpg")
+            raise InvalidInput(
+                f"artifact_file {artifact_file!r}: a matplotlib figure saves as "
+                ".png, .svg, .pdf or .jpg"
+            )
         out = io.BytesIO()
         figure.savefig(out, format=suffix.lstrip("."), bbox_inches="tight")
         data = out.getvalue()
@@ -365,9 +401,13 @@ def log_figure(figure: Any, artifact_file: str, *, run_id: str | None = None) ->
         elif suffix == ".json":
             data = figure.to_json().encode("utf-8")
         else:
-            raise InvalidInput(f"artifact_file {artifact_file!r}: a Plotly figure saves as .html or .json")
+            raise InvalidInput(
+                f"artifact_file {artifact_file!r}: a Plotly figure saves as .html or .json"
+            )
     else:
-        raise InvalidInput(f"log_figure takes a matplotlib or Plotly figure, got {type(figure).__name__}")
+        raise InvalidInput(
+            f"log_figure takes a matplotlib or Plotly figure, got {type(figure).__name__}"
+        )
     return store.log_artifact(rid, artifact_file, data).path
 
 
@@ -407,15 +447,16 @@ def search_runs(
     """
     if output not in ("pandas", "list"):
         raise InvalidInput(f"output must be 'pandas' or 'list', got {output!r}")
-    if isinstance(order_by, str):
-        order_by = [order_by]
+    orders = [order_by] if isinstance(order_by, str) else order_by
     store = _store()
     _buffer(store).flush()
     ids = _experiment_ids(store, experiments)
     runs: list[Run] = []
     token: str | None = None
     while len(runs) < max_results:
-        page = store.search_runs(ids, filter, order_by, min(MAX_PAGE_SIZE, max_results - len(runs)), token)
+        page = store.search_runs(
+            ids, filter, orders, min(MAX_PAGE_SIZE, max_results - len(runs)), token
+        )
         runs.extend(page.runs)
         token = page.next_page_token
         if token is None:
@@ -446,8 +487,8 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
                     column = extra[f"{prefix}.{key}"] = [fill] * n
                 column[i] = value
     frame = pd.DataFrame({**base, **dict(sorted(extra.items()))})
-    for column in ("start_time", "end_time"):
-        frame[column] = pd.to_datetime(frame[column], unit="ms", utc=True)
+    for time_column in ("start_time", "end_time"):
+        frame[time_column] = pd.to_datetime(frame[time_column], unit="ms", utc=True)
     return frame
 
 

@@ -106,7 +106,7 @@ def _parse_entity(text: str, token: _Token) -> tuple[Kind, str]:
             token.pos,
             f"unknown entity {prefix!r}; use metrics., params., tags. or attributes.",
         )
-    if key[:1] in "`\"" and key[-1:] == key[:1]:
+    if key[:1] in '`"' and key[-1:] == key[:1]:
         key = key[1:-1]
     if not key:
         raise _error(text, token.pos, "empty key")
@@ -140,8 +140,12 @@ def parse_filter(text: str | None) -> list[Clause]:
     while True:
         token = peek()
         if token.kind != "entity":
-            raise _error(text, token.pos, f"expected metrics.<key>, params.<key>, tags.<key> "
-                         f"or attributes.<name>, got {token.text or 'the end'!r}")
+            raise _error(
+                text,
+                token.pos,
+                f"expected metrics.<key>, params.<key>, tags.<key> "
+                f"or attributes.<name>, got {token.text or 'the end'!r}",
+            )
         kind, key = _parse_entity(text, token)
         i += 1
         op_token = peek()
@@ -150,32 +154,42 @@ def parse_filter(text: str | None) -> list[Clause]:
             op = "NOT IN"
             i += 1
         elif op_token.kind not in ("op", "word") or op not in {*NUMERIC_OPS, "==", *STRING_OPS}:
-            raise _error(text, op_token.pos,
-                         f"expected a comparison operator, got {op_token.text or 'the end'!r}")
+            raise _error(
+                text,
+                op_token.pos,
+                f"expected a comparison operator, got {op_token.text or 'the end'!r}",
+            )
         op = "=" if op == "==" else op
         i += 1
         numeric = kind == "metric" or (kind == "attribute" and key in NUMERIC_ATTRIBUTES)
         allowed = NUMERIC_OPS if numeric else STRING_OPS
         if op not in allowed:
-            raise _error(text, op_token.pos,
-                         f"operator {op} does not apply to {kind} {key!r}; use one of "
-                         f"{', '.join(allowed)}")
+            raise _error(
+                text,
+                op_token.pos,
+                f"operator {op} does not apply to {kind} {key!r}; use one of {', '.join(allowed)}",
+            )
         value_token = peek()
         value: float | str | tuple[str, ...]
         if op in ("IN", "NOT IN"):
             value, i = _parse_list(text, tokens, i, end)
         elif numeric:
             if value_token.kind != "number":
-                raise _error(text, value_token.pos,
-                             f"{kind} {key!r} compares with a number, got "
-                             f"{value_token.text or 'the end'!r}")
+                raise _error(
+                    text,
+                    value_token.pos,
+                    f"{kind} {key!r} compares with a number, got {value_token.text or 'the end'!r}",
+                )
             value = float(value_token.text)
             i += 1
         else:
             if value_token.kind != "string":
-                raise _error(text, value_token.pos,
-                             f"{kind} {key!r} compares with a quoted string, got "
-                             f"{value_token.text or 'the end'!r}")
+                raise _error(
+                    text,
+                    value_token.pos,
+                    f"{kind} {key!r} compares with a quoted string, got "
+                    f"{value_token.text or 'the end'!r}",
+                )
             value = _unquote(value_token)
             i += 1
         clauses.append(Clause(kind, key, op, value))
@@ -187,8 +201,12 @@ def parse_filter(text: str | None) -> list[Clause]:
         if nxt.kind == "word" and nxt.text.upper() == "AND":
             i += 1
             continue
-        raise _error(text, nxt.pos, f"expected AND or the end of the filter, got {nxt.text!r}"
-                     + ("; OR is not supported" if nxt.text.upper() == "OR" else ""))
+        raise _error(
+            text,
+            nxt.pos,
+            f"expected AND or the end of the filter, got {nxt.text!r}"
+            + ("; OR is not supported" if nxt.text.upper() == "OR" else ""),
+        )
 
 
 def _parse_list(
@@ -204,8 +222,11 @@ def _parse_list(
     while True:
         token = at(i)
         if token.kind != "string":
-            raise _error(text, token.pos, f"expected a quoted string in the list, got "
-                         f"{token.text or 'the end'!r}")
+            raise _error(
+                text,
+                token.pos,
+                f"expected a quoted string in the list, got {token.text or 'the end'!r}",
+            )
         items.append(_unquote(token))
         i += 1
         sep = at(i)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Select, and_, select
 from sqlalchemy.sql.elements import ColumnElement as _Col
@@ -33,28 +33,25 @@ _ATTRIBUTE_COLUMNS = {
 _KEYED_TABLES = {"metric": t.latest_metrics, "param": t.params, "tag": t.tags}
 
 
+_OPERATORS: dict[str, Callable[[ColumnElement[Any], Any], Any]] = {
+    "=": lambda column, value: column == value,
+    "!=": lambda column, value: column != value,
+    ">": lambda column, value: column > value,
+    ">=": lambda column, value: column >= value,
+    "<": lambda column, value: column < value,
+    "<=": lambda column, value: column <= value,
+    "LIKE": lambda column, value: column.like(value),
+    "ILIKE": lambda column, value: column.ilike(value),
+    "IN": lambda column, value: column.in_(list(value)),
+    "NOT IN": lambda column, value: column.not_in(list(value)),
+}
+
+
 def _compare(column: ColumnElement[Any], op: str, value: Any) -> ColumnElement[bool]:
-    if op == "=":
-        return column == value
-    if op == "!=":
-        return column != value
-    if op == ">":
-        return column > value
-    if op == ">=":
-        return column >= value
-    if op == "<":
-        return column < value
-    if op == "<=":
-        return column <= value
-    if op == "LIKE":
-        return column.like(value)
-    if op == "ILIKE":
-        return column.ilike(value)
-    if op == "IN":
-        return column.in_(list(value))
-    if op == "NOT IN":
-        return column.not_in(list(value))
-    raise InvalidInput(f"unsupported operator {op}")
+    compare = _OPERATORS.get(op)
+    if compare is None:
+        raise InvalidInput(f"unsupported operator {op}")
+    return cast(ColumnElement[bool], compare(column, value))
 
 
 def build_run_id_query(
@@ -102,7 +99,9 @@ def _experiment_id_value(value: Any) -> Any:
     try:
         return int(value)
     except ValueError as exc:
-        raise InvalidInput(f"attributes.experiment_id compares with a number, got {value!r}") from exc
+        raise InvalidInput(
+            f"attributes.experiment_id compares with a number, got {value!r}"
+        ) from exc
 
 
 def encode_page_token(offset: int) -> str:

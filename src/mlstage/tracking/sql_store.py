@@ -6,6 +6,7 @@ checked before a transaction opens, so a bad value writes nothing.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import time
@@ -17,6 +18,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, bindparam, insert, select, tuple_, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.sql.elements import BindParameter
 
 from mlstage.artifacts.paths import canonical_artifact_path, canonical_prefix
 from mlstage.artifacts.store import ArtifactStore, get_artifact_store
@@ -26,6 +28,7 @@ from mlstage.store import tables as t
 from mlstage.store.database import Database, get_database
 from mlstage.tracking import validation as v
 from mlstage.tracking.entities import (
+    RUN_STATUSES,
     ArtifactInfo,
     ColumnSchema,
     Dataset,
@@ -36,6 +39,8 @@ from mlstage.tracking.entities import (
     RunContext,
     RunPage,
     RunStatus,
+    bulk_build,
+    trusted,
 )
 from mlstage.tracking.search import parse_filter, parse_order_by
 from mlstage.tracking.sql_search import build_run_id_query, decode_page_token, encode_page_token
@@ -151,14 +156,17 @@ class SqlTrackingStore:
                 hint = " (it is deleted; choose another name)" if clash == "deleted" else ""
                 raise Conflict(f"experiment {name!r} already exists{hint}")
             new_id = conn.execute(
-                insert(t.experiments).values(
-                    name=name, lifecycle_stage="active", created_at=now, updated_at=now
-                )
-            ).inserted_primary_key[0]
+                insert(t.experiments)
+                .values(name=name, lifecycle_stage="active", created_at=now, updated_at=now)
+                .returning(t.experiments.c.experiment_id)
+            ).scalar_one()
             if checked_tags:
                 conn.execute(
                     insert(t.experiment_tags),
-                    [{"experiment_id": new_id, "key": k, "value": x} for k, x in checked_tags.items()],
+                    [
+                        {"experiment_id": new_id, "key": k, "value": x}
+                        for k, x in checked_tags.items()
+                    ],
                 )
             return int(new_id)
 
@@ -277,7 +285,8 @@ class SqlTrackingStore:
             )
             if checked_tags:
                 conn.execute(
-                    insert(t.tags), [{"run_id": run_id, "key": k, "value": x} for k, x in checked_tags.items()]
+                    insert(t.tags),
+                    [{"run_id": run_id, "key": k, "value": x} for k, x in checked_tags.items()],
                 )
 
         self.db.write(work)
@@ -338,15 +347,17 @@ class SqlTrackingStore:
         )
         return int(
             self.db.write(
-                lambda conn: conn.execute(
-                    update(t.runs)
-                    .where(stale)
-                    .values(
-                        status=RunStatus.FAILED.value,
-                        end_time=t.runs.c.heartbeat_at,
-                        status_reason=reason,
-                    )
-                ).rowcount
+                lambda conn: (
+                    conn.execute(
+                        update(t.runs)
+                        .where(stale)
+                        .values(
+                            status=RunStatus.FAILED.value,
+                            end_time=t.runs.c.heartbeat_at,
+                            status_reason=reason,
+                        )
+                    ).rowcount
+                )
             )
         )
 
@@ -447,7 +458,9 @@ class SqlTrackingStore:
         if inserted == len(rows):
             return  # the usual case: every key is new
         existing = dict(
-            conn.execute(self._sql.select_params, {"b_run_id": run_id, "b_keys": list(params)}).all()
+            conn.execute(
+                self._sql.select_params, {"b_run_id": run_id, "b_keys": list(params)}
+            ).all()
         )
         for key, value in params.items():
             if existing.get(key, value) != value:
@@ -474,11 +487,19 @@ class SqlTrackingStore:
             ).all()
             if not rows:
                 self._require_run(conn, run_id)
-        construct = Metric.model_construct
-        return [
-            construct(key=key, value=_NAN if value is None else value, step=step, timestamp=ts)
-            for step, ts, value in rows
-        ]
+        with bulk_build():
+            return [
+                trusted(
+                    Metric,
+                    {
+                        "key": key,
+                        "value": _NAN if value is None else value,
+                        "step": step,
+                        "timestamp": ts,
+                    },
+                )
+                for step, ts, value in rows
+            ]
 
     def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput]) -> None:
         v.check_run_id(run_id)
@@ -506,7 +527,8 @@ class SqlTrackingStore:
                             source=ds.source,
                             created_at=now,
                         )
-                    ).inserted_primary_key[0]
+                        .returning(t.datasets.c.dataset_id)
+                    ).scalar_one()
                 exists = conn.execute(
                     select(t.run_inputs.c.run_id).where(
                         t.run_inputs.c.run_id == run_id,
@@ -542,10 +564,12 @@ class SqlTrackingStore:
         def work(conn: Connection) -> None:
             self._check_runs_writable(conn, [run_id])
             under = conn.execute(
-                select(t.artifacts.c.path).where(
+                select(t.artifacts.c.path)
+                .where(
                     t.artifacts.c.run_id == run_id,
                     t.artifacts.c.path.like(_like_prefix(path) + "/%", escape="\\"),
-                ).limit(1)
+                )
+                .limit(1)
             ).first()
             if under is not None:
                 raise Conflict(f"artifact path {path!r} of run {run_id} is a folder")
@@ -612,14 +636,16 @@ class SqlTrackingStore:
         page_token: str | None = None,
     ) -> RunPage:
         if not isinstance(max_results, int) or not 1 <= max_results <= MAX_PAGE_SIZE:
-            raise InvalidInput(f"max_results must be between 1 and {MAX_PAGE_SIZE}, got {max_results!r}")
+            raise InvalidInput(
+                f"max_results must be between 1 and {MAX_PAGE_SIZE}, got {max_results!r}"
+            )
         exp_ids = [v.check_experiment_id(e) for e in experiment_ids]
         clauses = parse_filter(filter)
         orders = parse_order_by(list(order_by or []))
         offset = decode_page_token(page_token)
         self._maybe_reap()
         query = build_run_id_query(exp_ids, clauses, orders, max_results + 1, offset)
-        with self.db.read() as conn:
+        with self.db.read() as conn, bulk_build():
             ids = list(conn.execute(query).scalars())
             more = len(ids) > max_results
             runs = self._load_runs(conn, ids[:max_results])
@@ -639,7 +665,7 @@ class SqlTrackingStore:
         params: dict[str, dict[str, str]] = defaultdict(dict)
         tags: dict[str, dict[str, str]] = defaultdict(dict)
         inputs: dict[str, list[DatasetInput]] = defaultdict(list)
-        ids_param = bindparam("ids", expanding=True)
+        ids_param: BindParameter[Any] = bindparam("ids", expanding=True)
         r = t.runs.c
         lm = t.latest_metrics.c
         queries = {
@@ -734,31 +760,45 @@ def _run_entity(
     tags: dict[str, str],
     inputs: list[DatasetInput],
 ) -> Run:
-    # model_construct: these rows were validated on the way in, and a search
-    # may build thousands of runs.
-    context = RunContext.model_construct(
-        user=row.user,
-        host=row.host,
-        source=row.source,
-        command=row.command,
-        git_commit=row.git_commit,
-        git_dirty=row.git_dirty,
-        python_version=row.python_version,
-        packages=json.loads(row.packages) if row.packages != "{}" else {},
+    # Rows were checked on the way in, and a search may build thousands of runs.
+    context = trusted(
+        RunContext,
+        {
+            "user": row.user,
+            "host": row.host,
+            "source": row.source,
+            "command": row.command,
+            "git_commit": row.git_commit,
+            "git_dirty": row.git_dirty,
+            "python_version": row.python_version,
+            "packages": _packages(row.packages),
+        },
     )
-    return Run.model_construct(
-        run_id=row.run_id,
-        experiment_id=str(row.experiment_id),
-        name=row.name,
-        status=RunStatus(row.status),
-        lifecycle_stage=row.lifecycle_stage,
-        start_time=row.start_time,
-        end_time=row.end_time,
-        status_reason=row.status_reason,
-        context=context,
-        metrics=metrics,
-        params=params,
-        tags=tags,
-        inputs=inputs,
+    return trusted(
+        Run,
+        {
+            "run_id": row.run_id,
+            "experiment_id": str(row.experiment_id),
+            "name": row.name,
+            "status": RUN_STATUSES[row.status],
+            "lifecycle_stage": row.lifecycle_stage,
+            "start_time": row.start_time,
+            "end_time": row.end_time,
+            "status_reason": row.status_reason,
+            "context": context,
+            "metrics": metrics,
+            "params": params,
+            "tags": tags,
+            "inputs": inputs,
+        },
     )
 
+
+@functools.lru_cache(maxsize=256)
+def _packages_json(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple(json.loads(text).items())
+
+
+def _packages(text: str) -> dict[str, str]:
+    # Most runs of a project share one set of versions: parse each distinct set once.
+    return dict(_packages_json(text))

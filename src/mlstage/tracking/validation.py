@@ -79,9 +79,7 @@ def check_metric_value(key: str, value: Any) -> float:
     if type(value) is float:  # the common case, checked without the ABC machinery
         return value
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidInput(
-            f"metric {key!r} must be a number, got {type(value).__name__} {value!r}"
-        )
+        raise InvalidInput(f"metric {key!r} must be a number, got {type(value).__name__} {value!r}")
     return float(value)
 
 
@@ -92,18 +90,17 @@ def check_step(key: str, step: Any) -> int:
         raise InvalidInput(
             f"step of metric {key!r} must be an integer, got {type(step).__name__} {step!r}"
         )
-    step = int(step)
-    if not -MAX_STEP <= step <= MAX_STEP:
-        raise InvalidInput(f"step of metric {key!r} is out of range: {step}")
-    return step
+    whole = int(step)
+    if not -MAX_STEP <= whole <= MAX_STEP:
+        raise InvalidInput(f"step of metric {key!r} is out of range: {whole}")
+    return whole
 
 
 def check_param_value(key: str, value: Any) -> str:
     text = value if isinstance(value, str) else str(value)
     if len(text) > MAX_PARAM_VALUE_LENGTH:
         raise InvalidInput(
-            f"param {key!r} value is {len(text)} characters; the limit is "
-            f"{MAX_PARAM_VALUE_LENGTH}"
+            f"param {key!r} value is {len(text)} characters; the limit is {MAX_PARAM_VALUE_LENGTH}"
         )
     if "\x00" in text:
         raise InvalidInput(f"param {key!r} value contains a NUL character")
