@@ -150,7 +150,6 @@ def _sqlite_engine(uri: str, database: str, busy_timeout: float, synchronous: st
         _enable_wal(cursor, busy_timeout)
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
