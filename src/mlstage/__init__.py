@@ -41,6 +41,13 @@ _EXPORTS: dict[str, str] = {
     "get_run": "mlstage.tracking.fluent",
     "get_metric_history": "mlstage.tracking.fluent",
     "autolog": "mlstage.tracking.autolog",
+    # models
+    "log_model": "mlstage.models.api",
+    "register_model": "mlstage.models.api",
+    "set_alias": "mlstage.models.api",
+    "promote": "mlstage.models.api",
+    "load_model": "mlstage.models.loading",
+    "infer_signature": "mlstage.models.signature",
     # entities
     "Run": "mlstage.tracking.entities",
     "RunStatus": "mlstage.tracking.entities",
@@ -74,6 +81,9 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:
     from mlstage.config import get_settings
     from mlstage.errors import Conflict, DataLoss, InvalidInput, MlstageError, NotFound
+    from mlstage.models.api import log_model, promote, register_model, set_alias
+    from mlstage.models.loading import load_model
+    from mlstage.models.signature import infer_signature
     from mlstage.tracking.autolog import autolog
     from mlstage.tracking.entities import Experiment, Metric, Run, RunStatus
     from mlstage.tracking.fluent import (

@@ -51,6 +51,10 @@ class Settings:
     """Seconds the HTTP client waits for the server."""
     tracking_token: str = ""
     """Bearer token sent to a remote server."""
+    model_trusted_types: tuple[str, ...] = ()
+    """Extra types skops may load from model files, beyond mlstage's vetted scikit-learn list."""
+    allow_pickle_models: bool = False
+    """Let model files that are pickles (.pkl, .joblib, pickled arrays) load. Admins only."""
     server_host: str = "127.0.0.1"
     server_port: int = 5000
     project_root: str = ""
@@ -149,6 +153,20 @@ def _coerce_all(values: Mapping[str, Any], source: str) -> dict[str, Any]:
 
 def _coerce(name: str, raw: Any, type_name: str, source: str) -> Any:
     label = f"setting {name!r} (from {source}, env MLSTAGE_{name.upper()})"
+    if type_name == "bool":
+        if isinstance(raw, bool):
+            return raw
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise InvalidInput(f"{label} must be true or false, got {raw!r}")
+    if type_name.startswith("tuple"):
+        items = raw.split(",") if isinstance(raw, str) else raw
+        if not isinstance(items, list | tuple) or not all(isinstance(i, str) for i in items):
+            raise InvalidInput(f"{label} must be a list of strings, got {raw!r}")
+        return tuple(i.strip() for i in items if i.strip())
     try:
         if type_name == "float":
             value = float(raw)

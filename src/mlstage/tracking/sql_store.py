@@ -518,7 +518,8 @@ class SqlTrackingStore:
                 ).scalar()
                 if dataset_id is None:
                     dataset_id = conn.execute(
-                        insert(t.datasets).values(
+                        insert(t.datasets)
+                        .values(
                             name=ds.name,
                             digest=ds.digest,
                             num_rows=ds.num_rows,
@@ -607,6 +608,20 @@ class SqlTrackingStore:
             else:
                 seen[name] = ArtifactInfo(path=name, size=size, sha256=sha)
         return list(seen.values())
+
+    def artifact_files(self, run_id: str, folder: str) -> dict[str, str]:
+        """Every file below ``folder`` of the run, by path relative to it, with its sha256."""
+        v.check_run_id(run_id)
+        prefix = canonical_prefix(folder)
+        a = t.artifacts.c
+        with self.db.read() as conn:
+            self._require_run(conn, run_id)
+            rows = conn.execute(
+                select(a.path, a.sha256).where(
+                    a.run_id == run_id, a.path.like(_like_prefix(prefix) + "/%", escape="\\")
+                )
+            ).all()
+        return {path[len(prefix) + 1 :]: sha for path, sha in rows}
 
     def artifact_sha(self, run_id: str, path: str) -> str:
         v.check_run_id(run_id)

@@ -1,0 +1,71 @@
+"""scikit-learn estimators and pipelines, saved with skops: loading never runs pickle.
+
+skops refuses types it does not know unless they are trusted. The trusted
+list is mlstage's vetted scikit-learn list plus the ``model_trusted_types``
+setting, never anything the model's files or its logger declare.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlstage.config import Settings
+from mlstage.errors import InvalidInput
+from mlstage.models.manifest import FlavorName, ModelManifest
+
+MODEL_FILE = "model.skops"
+
+# Types scikit-learn itself uses inside fitted estimators that skops does not
+# trust out of the box: tree structures, gradient-boosting predictors, losses.
+VETTED_TYPES = (
+    "sklearn.tree._tree.Tree",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn._loss.loss.HalfMultinomialLoss",
+    "sklearn._loss.loss.HalfSquaredError",
+    "sklearn._loss.loss.HalfPoissonLoss",
+    "sklearn._loss.loss.AbsoluteError",
+    "sklearn._loss.loss.PinballLoss",
+    "sklearn._loss.link.IdentityLink",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.link.MultinomialLogit",
+    "sklearn._loss.link.LogLink",
+    "sklearn._loss._loss.CyHalfBinomialLoss",
+    "sklearn._loss._loss.CyHalfMultinomialLoss",
+    "sklearn._loss._loss.CyHalfSquaredError",
+    "sklearn._loss._loss.CyHalfPoissonLoss",
+    "sklearn._loss._loss.CyAbsoluteError",
+    "sklearn._loss._loss.CyPinballLoss",
+    "sklearn.ensemble._gb.VerboseReporter",
+    "sklearn.utils._bunch.Bunch",
+    "numpy.random._mt19937.MT19937",
+    "numpy.random._generator.Generator",
+    "numpy.random._pcg64.PCG64",
+    "builtins.slice",
+)
+
+
+class SklearnFlavor:
+    name: FlavorName = "sklearn"
+
+    def save(self, model: Any) -> tuple[dict[str, bytes], dict[str, Any] | None]:
+        import skops.io
+
+        return {MODEL_FILE: skops.io.dumps(model)}, None
+
+    def load(self, files: dict[str, bytes], manifest: ModelManifest, settings: Settings) -> Any:
+        import skops.io
+
+        data = files.get(MODEL_FILE)
+        if data is None:
+            raise InvalidInput(f"the model has no {MODEL_FILE}; it is not a scikit-learn model")
+        trusted = set(VETTED_TYPES) | set(settings.model_trusted_types)
+        untrusted = [t for t in skops.io.get_untrusted_types(data=data) if t not in trusted]
+        if untrusted:
+            raise InvalidInput(
+                f"the model file holds types that are not trusted: {', '.join(sorted(untrusted))}. "
+                "If you trust them, an administrator can add them to the model_trusted_types "
+                "setting"
+            )
+        return skops.io.loads(data, trusted=sorted(trusted))

@@ -1,0 +1,98 @@
+"""Load a model by URI: every file checked against recorded hashes, no pickle, signature enforced.
+
+Registry versions are checked against the hashes recorded at registration;
+a run's model against the hashes its artifact records hold. Code-bearing
+python-flavor models load only from a registry version.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mlstage.config import get_settings
+from mlstage.errors import InvalidInput
+from mlstage.models.flavors import flavor_named
+from mlstage.models.manifest import MANIFEST_FILE, ModelManifest, load_manifest
+from mlstage.models.safety import check_not_pickle
+from mlstage.models.signature import enforce
+from mlstage.models.uri import RegistryRef, RunRef, parse_model_uri
+
+
+class LoadedModel:
+    """A model ready to predict; inputs are checked against its signature first."""
+
+    def __init__(self, uri: str, manifest: ModelManifest, model: Any, version: Any = None):
+        self.uri = uri
+        self.manifest = manifest
+        self.model = model
+        """The underlying object: a scikit-learn estimator or a PythonModel."""
+        self.version = version
+        """The registry ModelVersion it was loaded from, if any."""
+
+    @property
+    def signature(self) -> Any:
+        return self.manifest.signature
+
+    def predict(self, data: Any) -> Any:
+        if self.manifest.signature is not None:
+            data = enforce(self.manifest.signature, data)
+        return self.model.predict(data)
+
+    def predict_proba(self, data: Any) -> Any:
+        if not hasattr(self.model, "predict_proba"):
+            raise InvalidInput(f"model {self.uri} gives no probabilities")
+        if self.manifest.signature is not None:
+            data = enforce(self.manifest.signature, data)
+        return self.model.predict_proba(data)
+
+    def __repr__(self) -> str:
+        return f"LoadedModel({self.uri!r}, flavor={self.manifest.flavor!r})"
+
+
+def load_model(uri: str) -> LoadedModel:
+    """Load ``models:/name@alias``, ``models:/name/3`` or ``runs:/<run id>/<path>``."""
+    from mlstage.models.api import get_registry_store
+    from mlstage.tracking.store import get_tracking_store
+
+    settings = get_settings()
+    ref = parse_model_uri(uri)
+    version = None
+    if isinstance(ref, RegistryRef):
+        registry = get_registry_store()
+        version = registry.resolve(ref)
+        files = {
+            p: registry.read_version_file(version.name, version.version, p) for p in version.files
+        }
+    else:
+        assert isinstance(ref, RunRef)
+        tracking = get_tracking_store()
+        listed = _run_files(tracking, ref)
+        if MANIFEST_FILE not in listed:
+            raise InvalidInput(f"{uri} holds no {MANIFEST_FILE}: it is not a logged model")
+        files = {p: tracking.read_artifact(ref.run_id, f"{ref.path}/{p}") for p in listed}
+    for path, data in files.items():
+        check_not_pickle(path, data, allowed=settings.allow_pickle_models)
+    manifest = load_manifest(files[MANIFEST_FILE])
+    if manifest.flavor == "python" and version is None:
+        raise InvalidInput(
+            f"{uri} is a python-flavor model, which runs its own code: register it and load it "
+            "from the registry (models:/<name>/<version>), where its files' hashes are recorded"
+        )
+    model = flavor_named(manifest.flavor).load(files, manifest, settings)
+    return LoadedModel(str(ref), manifest, model, version)
+
+
+def _run_files(tracking: Any, ref: RunRef) -> list[str]:
+    """Paths of every file below the run's model folder, relative to it."""
+    if hasattr(tracking, "artifact_files"):
+        return list(tracking.artifact_files(ref.run_id, ref.path))
+    found: list[str] = []
+    pending = [ref.path]
+    while pending:
+        folder = pending.pop()
+        for item in tracking.list_artifacts(ref.run_id, folder):
+            if item.is_dir:
+                pending.append(item.path)
+            else:
+                found.append(item.path[len(ref.path) + 1 :])
+    return found
