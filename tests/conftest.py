@@ -147,6 +147,12 @@ def reset_fluent_state() -> None:
         HttpTrackingStore._shared.clear()
     except (ImportError, AttributeError):
         pass
+    try:
+        from mlstage.models.sql_store import SqlRegistryStore
+
+        SqlRegistryStore._shared.clear()
+    except ImportError:
+        pass
     from mlstage.artifacts import store as artifact_store
 
     artifact_store._stores.clear()
@@ -177,6 +183,17 @@ def project(
     shutil.copy(sqlite_template, tmp_path / ".mlstage" / "mlstage.db")
     reset_fluent_state()
     return tmp_path
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def backend(
+    request: pytest.FixtureRequest, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """The fluent API pointed at each metadata backend in turn (a project folder as cwd)."""
+    if request.param == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        config.set_settings(config.load_settings(start=project, tracking_uri=url))
+    return str(request.param)
 
 
 # -- S3 --------------------------------------------------------------------------------

@@ -202,7 +202,7 @@ class SqlRegistryStore:
     ) -> ModelVersion:
         """Register the model directory at ``source``; creates the registered model if needed."""
         canonical = canonical_model_name(name)
-        ref = parse_model_uri(source)
+        ref = parse_model_uri(source) if str(source).startswith("runs:/") else None
         if not isinstance(ref, RunRef):
             raise InvalidInput(
                 f"source {source!r} must be a model a run logged: runs:/<run id>/<path>"
