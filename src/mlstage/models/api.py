@@ -126,7 +126,7 @@ def register_model(
     description: str = "",
     tags: Mapping[str, str] | None = None,
 ) -> ModelVersion:
-    """Register the model at ``model_uri`` (``runs:/<id>/<path>``) as the next version of ``name``."""
+    """Register the model at ``model_uri`` (``runs:/<id>/<path>``) as the next version."""
     from mlstage.tracking.context import collect_context
 
     return get_registry_store().create_model_version(

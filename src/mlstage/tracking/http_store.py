@@ -7,15 +7,16 @@ code names, so a user sees one message whichever store is behind the URI.
 Requests that can safely run twice (GET, PUT, DELETE and the POSTs marked
 idempotent below) are retried with backoff on connection errors and on
 429/502/503/504. Other POSTs (create, log_batch) are retried only when the
-connection failed before the request left, so a point is never logged
-twice by this client. Downloads are checked against the server's
-``X-Content-SHA256`` and length.
+connection failed before the request left: a request that may have reached
+the server is never sent twice from here. Downloads are checked against
+the server's ``X-Content-SHA256`` and length.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
 import threading
 import time
@@ -276,11 +277,11 @@ class HttpTrackingStore:
                 raise IntegrityError(f"download of {what} was cut short: {cause}") from exc
             raise
         data = response.content
-        length = response.headers.get("content-length")
-        if length is not None and length.isdigit() and response.num_bytes_downloaded != int(length):
+        length = response.headers.get("content-length", "")
+        encoded = response.headers.get("content-encoding", "identity") != "identity"
+        if length.isdigit() and not encoded and len(data) != int(length):
             raise IntegrityError(
-                f"download of {what} was cut short: got {response.num_bytes_downloaded} "
-                f"of {length} bytes"
+                f"download of {what} was cut short: got {len(data)} of {length} bytes"
             )
         expected = response.headers.get(SHA256_HEADER)
         if not expected:
@@ -395,11 +396,11 @@ def _jitter(delay: float) -> float:
 
 
 def _retry_after(response: httpx.Response, delay: float) -> float:
-    header = response.headers.get("retry-after", "")
     try:
-        return min(max(float(header), 0.0), MAX_RETRY_AFTER)
+        seconds = float(response.headers.get("retry-after", ""))
     except ValueError:
         return _jitter(delay)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER) if math.isfinite(seconds) else _jitter(delay)
 
 
 def _error(response: httpx.Response, method: str, url: str) -> MlstageError:
