@@ -6,7 +6,6 @@ checked before a transaction opens, so a bad value writes nothing.
 
 from __future__ import annotations
 
-import functools
 import json
 import threading
 import time
@@ -15,12 +14,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, insert, select, tuple_, update
+from sqlalchemy import Connection, Row, and_, bindparam, insert, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.elements import BindParameter
 
-from mlstage.artifacts.paths import canonical_artifact_path, canonical_prefix
 from mlstage.artifacts.store import ArtifactStore, get_artifact_store
 from mlstage.config import Settings
 from mlstage.errors import Conflict, InvalidInput, NotFound
@@ -28,10 +25,6 @@ from mlstage.store import tables as t
 from mlstage.store.database import Database, get_database
 from mlstage.tracking import validation as v
 from mlstage.tracking.entities import (
-    RUN_STATUSES,
-    ArtifactInfo,
-    ColumnSchema,
-    Dataset,
     DatasetInput,
     Experiment,
     Metric,
@@ -43,10 +36,21 @@ from mlstage.tracking.entities import (
     trusted,
 )
 from mlstage.tracking.search import parse_filter, parse_order_by
+from mlstage.tracking.sql_artifacts import RunArtifactsMixin
+from mlstage.tracking.sql_rows import (
+    NAN,
+    check_tags,
+    default_run_name,
+    experiment_entity,
+    group_rows,
+    input_entity,
+    metric_row,
+    run_entity,
+)
 from mlstage.tracking.sql_search import build_run_id_query, decode_page_token, encode_page_token
+from mlstage.tracking.sql_statements import Statements
 from mlstage.tracking.store import MAX_PAGE_SIZE
 
-_NAN = float("nan")
 _CHUNK = 5000
 
 
@@ -58,51 +62,7 @@ def new_run_id() -> str:
     return uuid.uuid4().hex
 
 
-class _Statements:
-    """Hot-path statements, built once per store: constructing a SQLAlchemy
-    statement costs more than executing it on SQLite, and a sweep starts
-    thousands of runs."""
-
-    def __init__(self, dialect_name: str) -> None:
-        dialect: Any = sqlite if dialect_name == "sqlite" else postgresql
-        r, lm = t.runs.c, t.latest_metrics.c
-        self.insert_run = insert(t.runs)
-        self.experiment_stage = select(t.experiments.c.lifecycle_stage).where(
-            t.experiments.c.experiment_id == bindparam("b_experiment_id")
-        )
-        self.runs_writable = select(r.run_id, r.lifecycle_stage).where(
-            r.run_id.in_(bindparam("b_ids", expanding=True))
-        )
-        self.end_run = (
-            update(t.runs)
-            .where(r.run_id == bindparam("b_run_id"))
-            .values(
-                status=bindparam("b_status"),
-                end_time=bindparam("b_end_time"),
-                heartbeat_at=bindparam("b_now"),
-                status_reason=bindparam("b_reason"),
-            )
-        )
-        self.insert_metrics = insert(t.metrics)
-        upsert = dialect.insert(t.latest_metrics)
-        excluded = upsert.excluded
-        self.upsert_latest = upsert.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={"step": excluded.step, "timestamp": excluded.timestamp, "value": excluded.value},
-            where=tuple_(excluded.step, excluded.timestamp) >= tuple_(lm.step, lm.timestamp),
-        )
-        self.insert_params = dialect.insert(t.params).on_conflict_do_nothing()
-        self.select_params = select(t.params.c.key, t.params.c.value).where(
-            t.params.c.run_id == bindparam("b_run_id"),
-            t.params.c.key.in_(bindparam("b_keys", expanding=True)),
-        )
-        tags = dialect.insert(t.tags)
-        self.upsert_tags = tags.on_conflict_do_update(
-            index_elements=["run_id", "key"], set_={"value": tags.excluded.value}
-        )
-
-
-class SqlTrackingStore:
+class SqlTrackingStore(RunArtifactsMixin):
     """``TrackingStore`` over one metadata database and one artifact store."""
 
     def __init__(
@@ -120,7 +80,7 @@ class SqlTrackingStore:
         self.clock = clock
         self.new_id = new_id
         self._last_reap = 0.0
-        self._sql = _Statements(db.dialect)
+        self._sql = Statements(db.dialect)
 
     _shared: dict[tuple[str, str], SqlTrackingStore] = {}
     _shared_lock = threading.Lock()
@@ -145,7 +105,7 @@ class SqlTrackingStore:
 
     def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
         name = v.check_name(name, "experiment name")
-        checked_tags = _check_tags(tags)
+        checked_tags = check_tags(tags)
         now = self.clock()
 
         def work(conn: Connection) -> int:
@@ -209,8 +169,8 @@ class SqlTrackingStore:
             query = query.where(t.experiments.c.lifecycle_stage == "active")
         with self.db.read() as conn:
             rows = conn.execute(query).all()
-            tags = _group(conn.execute(select(t.experiment_tags)).all(), "experiment_id")
-        return [_experiment_entity(row, tags.get(row.experiment_id, {})) for row in rows]
+            tags = group_rows(conn.execute(select(t.experiment_tags)).all(), "experiment_id")
+        return [experiment_entity(row, tags.get(row.experiment_id, {})) for row in rows]
 
     def delete_experiment(self, experiment_id: str) -> None:
         exp_id = v.check_experiment_id(experiment_id)
@@ -238,7 +198,7 @@ class SqlTrackingStore:
                 t.experiment_tags.c.experiment_id == row.experiment_id
             )
         ).all()
-        return _experiment_entity(row, dict(tag_rows))  # type: ignore[arg-type]
+        return experiment_entity(row, dict(tag_rows))  # type: ignore[arg-type]
 
     # -- runs ----------------------------------------------------------------
 
@@ -251,8 +211,8 @@ class SqlTrackingStore:
     ) -> Run:
         exp_id = v.check_experiment_id(experiment_id)
         run_id = self.new_id()
-        name = v.check_name(name, "run name") if name is not None else _default_run_name(run_id)
-        checked_tags = _check_tags(tags)
+        name = v.check_name(name, "run name") if name is not None else default_run_name(run_id)
+        checked_tags = check_tags(tags)
         context = context or RunContext()
         now = self.clock()
 
@@ -399,12 +359,12 @@ class SqlTrackingStore:
     ) -> None:
         v.check_run_id(run_id)
         params = params or {}
-        checked_tags = _check_tags(tags)
+        checked_tags = check_tags(tags)
         v.check_batch_sizes(len(metrics), len(params), len(checked_tags))
         checked_params = {
             v.check_key(k, "param key"): v.check_param_value(k, x) for k, x in params.items()
         }
-        rows = [_metric_row(run_id, m) for m in metrics]
+        rows = [metric_row(run_id, m) for m in metrics]
         self.write_points({run_id: rows}, checked_params, checked_tags)
 
     def write_points(
@@ -432,14 +392,6 @@ class SqlTrackingStore:
                 self._upsert_tags(conn, run_ids[0], tags)
 
         self.db.write(work)
-
-    def _check_runs_writable(self, conn: Connection, run_ids: Sequence[str]) -> None:
-        found = dict(conn.execute(self._sql.runs_writable, {"b_ids": list(run_ids)}).all())
-        for run_id in run_ids:
-            if run_id not in found:
-                raise NotFound(f"run {run_id!r} does not exist")
-            if found[run_id] != "active":
-                raise Conflict(f"run {run_id!r} is deleted; nothing can be logged to it")
 
     def _upsert_latest(self, conn: Connection, rows: Iterable[dict[str, Any]]) -> None:
         latest: dict[tuple[str, str], dict[str, Any]] = {}
@@ -493,152 +445,13 @@ class SqlTrackingStore:
                     Metric,
                     {
                         "key": key,
-                        "value": _NAN if value is None else value,
+                        "value": NAN if value is None else value,
                         "step": step,
                         "timestamp": ts,
                     },
                 )
                 for step, ts, value in rows
             ]
-
-    def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput]) -> None:
-        v.check_run_id(run_id)
-        for item in inputs:
-            v.check_name(item.dataset.name, "dataset name")
-            v.check_key(item.context, "dataset context")
-        now = self.clock()
-
-        def work(conn: Connection) -> None:
-            self._check_runs_writable(conn, [run_id])
-            for item in inputs:
-                ds = item.dataset
-                d = t.datasets.c
-                dataset_id = conn.execute(
-                    select(d.dataset_id).where(d.name == ds.name, d.digest == ds.digest)
-                ).scalar()
-                if dataset_id is None:
-                    dataset_id = conn.execute(
-                        insert(t.datasets)
-                        .values(
-                            name=ds.name,
-                            digest=ds.digest,
-                            num_rows=ds.num_rows,
-                            num_columns=ds.num_columns,
-                            schema=json.dumps([c.model_dump() for c in ds.schema_]),
-                            source=ds.source,
-                            created_at=now,
-                        )
-                        .returning(t.datasets.c.dataset_id)
-                    ).scalar_one()
-                exists = conn.execute(
-                    select(t.run_inputs.c.run_id).where(
-                        t.run_inputs.c.run_id == run_id,
-                        t.run_inputs.c.dataset_id == dataset_id,
-                        t.run_inputs.c.context == item.context,
-                    )
-                ).first()
-                if exists is None:
-                    conn.execute(
-                        insert(t.run_inputs).values(
-                            run_id=run_id, dataset_id=dataset_id, context=item.context
-                        )
-                    )
-
-        self.db.write(work)
-
-    # -- artifacts ---------------------------------------------------------------
-
-    def log_artifact(self, run_id: str, path: str, data: bytes) -> ArtifactInfo:
-        v.check_run_id(run_id)
-        path = canonical_artifact_path(path)
-        with self.db.read() as conn:
-            self._check_runs_writable(conn, [run_id])
-        sha, size = self.artifacts.put_bytes(data)
-        return self.record_artifact(run_id, path, sha, size)
-
-    def record_artifact(self, run_id: str, path: str, sha: str, size: int) -> ArtifactInfo:
-        """Point ``path`` of the run at a blob already in the artifact store."""
-        path = canonical_artifact_path(path)
-        now = self.clock()
-        dialect = sqlite if self.db.dialect == "sqlite" else postgresql
-
-        def work(conn: Connection) -> None:
-            self._check_runs_writable(conn, [run_id])
-            under = conn.execute(
-                select(t.artifacts.c.path)
-                .where(
-                    t.artifacts.c.run_id == run_id,
-                    t.artifacts.c.path.like(_like_prefix(path) + "/%", escape="\\"),
-                )
-                .limit(1)
-            ).first()
-            if under is not None:
-                raise Conflict(f"artifact path {path!r} of run {run_id} is a folder")
-            stmt = dialect.insert(t.artifacts)
-            conn.execute(
-                stmt.on_conflict_do_update(
-                    index_elements=["run_id", "path"],
-                    set_={"sha256": sha, "size": size, "created_at": now},
-                ),
-                {"run_id": run_id, "path": path, "sha256": sha, "size": size, "created_at": now},
-            )
-
-        self.db.write(work)
-        return ArtifactInfo(path=path, size=size, sha256=sha)
-
-    def list_artifacts(self, run_id: str, path: str | None = None) -> list[ArtifactInfo]:
-        """Files and folders directly under ``path`` of the run."""
-        v.check_run_id(run_id)
-        prefix = canonical_prefix(path)
-        a = t.artifacts.c
-        query = select(a.path, a.size, a.sha256).where(a.run_id == run_id).order_by(a.path)
-        if prefix:
-            query = query.where(a.path.like(_like_prefix(prefix) + "/%", escape="\\"))
-        with self.db.read() as conn:
-            self._require_run(conn, run_id)
-            rows = conn.execute(query).all()
-        start = len(prefix) + 1 if prefix else 0
-        seen: dict[str, ArtifactInfo] = {}
-        for full, size, sha in rows:
-            rest = full[start:]
-            head, sep, _ = rest.partition("/")
-            name = f"{prefix}/{head}" if prefix else head
-            if sep:
-                seen.setdefault(name, ArtifactInfo(path=name, is_dir=True))
-            else:
-                seen[name] = ArtifactInfo(path=name, size=size, sha256=sha)
-        return list(seen.values())
-
-    def artifact_files(self, run_id: str, folder: str) -> dict[str, str]:
-        """Every file below ``folder`` of the run, by path relative to it, with its sha256."""
-        v.check_run_id(run_id)
-        prefix = canonical_prefix(folder)
-        a = t.artifacts.c
-        with self.db.read() as conn:
-            self._require_run(conn, run_id)
-            rows = conn.execute(
-                select(a.path, a.sha256).where(
-                    a.run_id == run_id, a.path.like(_like_prefix(prefix) + "/%", escape="\\")
-                )
-            ).all()
-        return {path[len(prefix) + 1 :]: sha for path, sha in rows}
-
-    def artifact_sha(self, run_id: str, path: str) -> str:
-        v.check_run_id(run_id)
-        path = canonical_artifact_path(path)
-        with self.db.read() as conn:
-            sha = conn.execute(
-                select(t.artifacts.c.sha256).where(
-                    t.artifacts.c.run_id == run_id, t.artifacts.c.path == path
-                )
-            ).scalar()
-            if sha is None:
-                self._require_run(conn, run_id)
-                raise NotFound(f"run {run_id} has no artifact {path!r}")
-        return str(sha)
-
-    def read_artifact(self, run_id: str, path: str) -> bytes:
-        return self.artifacts.get_bytes(self.artifact_sha(run_id, path))
 
     # -- search ------------------------------------------------------------------
 
@@ -667,10 +480,6 @@ class SqlTrackingStore:
         token = encode_page_token(offset + max_results) if more else None
         return RunPage.model_construct(runs=runs, next_page_token=token)
 
-    def _require_run(self, conn: Connection, run_id: str) -> None:
-        if conn.execute(select(t.runs.c.run_id).where(t.runs.c.run_id == run_id)).first() is None:
-            raise NotFound(f"run {run_id!r} does not exist")
-
     def _load_runs(self, conn: Connection, run_ids: list[str]) -> list[Run]:
         """Whole runs for ``run_ids``, in that order, with a fixed number of queries."""
         if not run_ids:
@@ -697,123 +506,15 @@ class SqlTrackingStore:
             for row in conn.execute(queries["runs"], chunk):
                 rows[row.run_id] = row
             for run_id, key, value in conn.execute(queries["metrics"], chunk):
-                metrics[run_id][key] = _NAN if value is None else value
+                metrics[run_id][key] = NAN if value is None else value
             for run_id, key, value in conn.execute(queries["params"], chunk):
                 params[run_id][key] = value
             for run_id, key, value in conn.execute(queries["tags"], chunk):
                 tags[run_id][key] = value
             for row in conn.execute(queries["inputs"], chunk):
-                inputs[row.run_id].append(_input_entity(row))
+                inputs[row.run_id].append(input_entity(row))
         return [
-            _run_entity(rows[i], metrics[i], params[i], tags[i], inputs[i])
+            run_entity(rows[i], metrics[i], params[i], tags[i], inputs[i])
             for i in run_ids
             if i in rows
         ]
-
-
-def _like_prefix(path: str) -> str:
-    return path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-def _check_tags(tags: Mapping[str, str] | None) -> dict[str, str]:
-    if not tags:
-        return {}
-    return {v.check_key(k, "tag key"): v.check_tag_value(k, x) for k, x in tags.items()}
-
-
-def _metric_row(run_id: str, metric: Metric) -> dict[str, Any]:
-    key = v.check_key(metric.key, "metric key")
-    value = v.check_metric_value(key, metric.value)
-    return {
-        "run_id": run_id,
-        "key": key,
-        "step": v.check_step(key, metric.step),
-        "timestamp": int(metric.timestamp),
-        "value": None if value != value else value,
-    }
-
-
-def _default_run_name(run_id: str) -> str:
-    return f"run-{run_id[:8]}"
-
-
-def _group(rows: Sequence[Row[Any]], by: str) -> dict[Any, dict[str, str]]:
-    out: dict[Any, dict[str, str]] = defaultdict(dict)
-    for row in rows:
-        out[getattr(row, by)][row.key] = row.value
-    return out
-
-
-def _experiment_entity(row: Row[Any], tags: dict[str, str]) -> Experiment:
-    return Experiment(
-        experiment_id=str(row.experiment_id),
-        name=row.name,
-        lifecycle_stage=row.lifecycle_stage,
-        created_at=row.created_at,
-        updated_at=row.updated_at,
-        tags=tags,
-    )
-
-
-def _input_entity(row: Row[Any]) -> DatasetInput:
-    schema = [ColumnSchema.model_construct(**c) for c in json.loads(row.schema)]
-    dataset = Dataset.model_construct(
-        name=row.name,
-        digest=row.digest,
-        num_rows=row.num_rows,
-        num_columns=row.num_columns,
-        schema_=schema,
-        source=row.source,
-    )
-    return DatasetInput.model_construct(dataset=dataset, context=row.context)
-
-
-def _run_entity(
-    row: Row[Any],
-    metrics: dict[str, float],
-    params: dict[str, str],
-    tags: dict[str, str],
-    inputs: list[DatasetInput],
-) -> Run:
-    # Rows were checked on the way in, and a search may build thousands of runs.
-    context = trusted(
-        RunContext,
-        {
-            "user": row.user,
-            "host": row.host,
-            "source": row.source,
-            "command": row.command,
-            "git_commit": row.git_commit,
-            "git_dirty": row.git_dirty,
-            "python_version": row.python_version,
-            "packages": _packages(row.packages),
-        },
-    )
-    return trusted(
-        Run,
-        {
-            "run_id": row.run_id,
-            "experiment_id": str(row.experiment_id),
-            "name": row.name,
-            "status": RUN_STATUSES[row.status],
-            "lifecycle_stage": row.lifecycle_stage,
-            "start_time": row.start_time,
-            "end_time": row.end_time,
-            "status_reason": row.status_reason,
-            "context": context,
-            "metrics": metrics,
-            "params": params,
-            "tags": tags,
-            "inputs": inputs,
-        },
-    )
-
-
-@functools.lru_cache(maxsize=256)
-def _packages_json(text: str) -> tuple[tuple[str, str], ...]:
-    return tuple(json.loads(text).items())
-
-
-def _packages(text: str) -> dict[str, str]:
-    # Most runs of a project share one set of versions: parse each distinct set once.
-    return dict(_packages_json(text))

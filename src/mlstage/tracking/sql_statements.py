@@ -1,0 +1,54 @@
+"""Hot-path statements of the SQL tracking store, built once per store."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from mlstage.store import tables as t
+
+
+class Statements:
+    """Hot-path statements, built once per store: constructing a SQLAlchemy
+    statement costs more than executing it on SQLite, and a sweep starts
+    thousands of runs."""
+
+    def __init__(self, dialect_name: str) -> None:
+        dialect: Any = sqlite if dialect_name == "sqlite" else postgresql
+        r, lm = t.runs.c, t.latest_metrics.c
+        self.insert_run = insert(t.runs)
+        self.experiment_stage = select(t.experiments.c.lifecycle_stage).where(
+            t.experiments.c.experiment_id == bindparam("b_experiment_id")
+        )
+        self.runs_writable = select(r.run_id, r.lifecycle_stage).where(
+            r.run_id.in_(bindparam("b_ids", expanding=True))
+        )
+        self.end_run = (
+            update(t.runs)
+            .where(r.run_id == bindparam("b_run_id"))
+            .values(
+                status=bindparam("b_status"),
+                end_time=bindparam("b_end_time"),
+                heartbeat_at=bindparam("b_now"),
+                status_reason=bindparam("b_reason"),
+            )
+        )
+        self.insert_metrics = insert(t.metrics)
+        upsert = dialect.insert(t.latest_metrics)
+        excluded = upsert.excluded
+        self.upsert_latest = upsert.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={"step": excluded.step, "timestamp": excluded.timestamp, "value": excluded.value},
+            where=tuple_(excluded.step, excluded.timestamp) >= tuple_(lm.step, lm.timestamp),
+        )
+        self.insert_params = dialect.insert(t.params).on_conflict_do_nothing()
+        self.select_params = select(t.params.c.key, t.params.c.value).where(
+            t.params.c.run_id == bindparam("b_run_id"),
+            t.params.c.key.in_(bindparam("b_keys", expanding=True)),
+        )
+        tags = dialect.insert(t.tags)
+        self.upsert_tags = tags.on_conflict_do_update(
+            index_elements=["run_id", "key"], set_={"value": tags.excluded.value}
+        )
