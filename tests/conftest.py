@@ -163,7 +163,12 @@ def reset_fluent_state() -> None:
 @pytest.fixture(autouse=True)
 def _clean_global_state() -> Iterator[None]:
     """Each test starts and ends with no cached settings, engines or active runs."""
+    before = {k: x for k, x in os.environ.items() if k.startswith("MLSTAGE_")}
     yield
+    for name in [k for k in os.environ if k.startswith("MLSTAGE_")]:
+        if name not in before:
+            del os.environ[name]  # a leak would point later tests at another store
+    os.environ.update(before)
     from mlstage.tracking import fluent
 
     fluent._end_all(fluent.RunStatus.FINISHED, "")
@@ -171,9 +176,7 @@ def _clean_global_state() -> Iterator[None]:
 
 
 @pytest.fixture
-def project(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path
-) -> Path:
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Path) -> Path:
     """A fresh project folder as cwd, with the fluent API pointed at its own SQLite store."""
     for name in list(os.environ):
         if name.startswith("MLSTAGE_") and name not in ("MLSTAGE_REQUIRE_ALL",):
@@ -186,9 +189,7 @@ def project(
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def backend(
-    request: pytest.FixtureRequest, project: Path, monkeypatch: pytest.MonkeyPatch
-) -> str:
+def backend(request: pytest.FixtureRequest, project: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """The fluent API pointed at each metadata backend in turn (a project folder as cwd)."""
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")

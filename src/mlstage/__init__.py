@@ -79,34 +79,112 @@ def __dir__() -> list[str]:
 
 
 if TYPE_CHECKING:
-    from mlstage.config import get_settings
-    from mlstage.errors import Conflict, DataLoss, InvalidInput, MlstageError, NotFound
-    from mlstage.models.api import log_model, promote, register_model, set_alias
-    from mlstage.models.loading import load_model
-    from mlstage.models.signature import infer_signature
-    from mlstage.tracking.autolog import autolog
-    from mlstage.tracking.entities import Experiment, Metric, Run, RunStatus
+    from mlstage.config import get_settings as get_settings
+    from mlstage.errors import (
+        Conflict as Conflict,
+    )
+    from mlstage.errors import (
+        DataLoss as DataLoss,
+    )
+    from mlstage.errors import (
+        InvalidInput as InvalidInput,
+    )
+    from mlstage.errors import (
+        MlstageError as MlstageError,
+    )
+    from mlstage.errors import (
+        NotFound as NotFound,
+    )
+    from mlstage.models.api import (
+        log_model as log_model,
+    )
+    from mlstage.models.api import (
+        promote as promote,
+    )
+    from mlstage.models.api import (
+        register_model as register_model,
+    )
+    from mlstage.models.api import (
+        set_alias as set_alias,
+    )
+    from mlstage.models.loading import load_model as load_model
+    from mlstage.models.signature import infer_signature as infer_signature
+    from mlstage.tracking.autolog import autolog as autolog
+    from mlstage.tracking.entities import (
+        Experiment as Experiment,
+    )
+    from mlstage.tracking.entities import (
+        Metric as Metric,
+    )
+    from mlstage.tracking.entities import (
+        Run as Run,
+    )
+    from mlstage.tracking.entities import (
+        RunStatus as RunStatus,
+    )
     from mlstage.tracking.fluent import (
-        active_run,
-        end_run,
-        flush,
-        get_metric_history,
-        get_run,
-        get_tracking_uri,
-        log_artifact,
-        log_artifacts,
-        log_dict,
-        log_figure,
-        log_input,
-        log_metric,
-        log_metrics,
-        log_param,
-        log_params,
-        log_text,
-        search_runs,
-        set_experiment,
-        set_tag,
-        set_tags,
-        set_tracking_uri,
-        start_run,
+        active_run as active_run,
+    )
+    from mlstage.tracking.fluent import (
+        end_run as end_run,
+    )
+    from mlstage.tracking.fluent import (
+        flush as flush,
+    )
+    from mlstage.tracking.fluent import (
+        get_metric_history as get_metric_history,
+    )
+    from mlstage.tracking.fluent import (
+        get_run as get_run,
+    )
+    from mlstage.tracking.fluent import (
+        get_tracking_uri as get_tracking_uri,
+    )
+    from mlstage.tracking.fluent import (
+        log_artifact as log_artifact,
+    )
+    from mlstage.tracking.fluent import (
+        log_artifacts as log_artifacts,
+    )
+    from mlstage.tracking.fluent import (
+        log_dict as log_dict,
+    )
+    from mlstage.tracking.fluent import (
+        log_figure as log_figure,
+    )
+    from mlstage.tracking.fluent import (
+        log_input as log_input,
+    )
+    from mlstage.tracking.fluent import (
+        log_metric as log_metric,
+    )
+    from mlstage.tracking.fluent import (
+        log_metrics as log_metrics,
+    )
+    from mlstage.tracking.fluent import (
+        log_param as log_param,
+    )
+    from mlstage.tracking.fluent import (
+        log_params as log_params,
+    )
+    from mlstage.tracking.fluent import (
+        log_text as log_text,
+    )
+    from mlstage.tracking.fluent import (
+        search_runs as search_runs,
+    )
+    from mlstage.tracking.fluent import (
+        set_experiment as set_experiment,
+    )
+    from mlstage.tracking.fluent import (
+        set_tag as set_tag,
+    )
+    from mlstage.tracking.fluent import (
+        set_tags as set_tags,
+    )
+    from mlstage.tracking.fluent import (
+        set_tracking_uri as set_tracking_uri,
+    )
+    from mlstage.tracking.fluent import (
+        start_run as start_run,
     )

@@ -56,7 +56,9 @@ class Settings:
     allow_pickle_models: bool = False
     """Let model files that are pickles (.pkl, .joblib, pickled arrays) load. Admins only."""
     server_host: str = "127.0.0.1"
+    """Address ``mlstage server`` listens on (use 0.0.0.0 only behind a firewall)."""
     server_port: int = 5000
+    """Port ``mlstage server`` listens on."""
     project_root: str = ""
     """Folder holding mlstage.toml (or the working directory)."""
     project: Mapping[str, Any] = field(default_factory=dict)

@@ -58,13 +58,26 @@ class Database:
         if migrate:
             from mlstage.store.migrate import ensure_schema
 
-            ensure_schema(self.engine)
+            with self._unavailable_as_error():
+                ensure_schema(self.engine)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read-only transaction."""
-        with self.engine.connect() as conn, conn.begin():
+        with self._unavailable_as_error(), self.engine.connect() as conn, conn.begin():
             yield conn
+
+    @contextmanager
+    def _unavailable_as_error(self) -> Iterator[None]:
+        """A database that cannot be reached is the user's to fix: say so without a traceback."""
+        try:
+            yield
+        except sa_exc.OperationalError as exc:
+            if not is_transient(exc) and "connect" not in str(exc).lower():
+                raise
+            raise Unavailable(
+                f"cannot reach the metadata database {self.safe_uri}: {_first_line(exc)}"
+            ) from exc
 
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in one write transaction, retrying transient failures.
@@ -82,7 +95,7 @@ class Database:
             except (sa_exc.OperationalError, sa_exc.DBAPIError) as exc:
                 if not is_transient(exc):
                     raise
-                if attempt == self.retries:
+                if attempt == self.retries or ("connect" in str(exc).lower() and attempt >= 2):
                     raise Unavailable(
                         f"the metadata database {self.safe_uri} stayed busy after "
                         f"{self.retries + 1} attempts: {_first_line(exc)}"

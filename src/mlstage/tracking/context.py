@@ -78,7 +78,10 @@ def collect_context() -> RunContext:
     source = sys.argv[0] if sys.argv and sys.argv[0] else ""
     if source in ("-c", ""):
         source = "<interactive>" if source == "" else "<command>"
-    folder = str(Path(source).resolve().parent) if Path(source).is_file() else os.getcwd()
+    # A training script's own folder; for console scripts (mlstage demo) and
+    # notebooks, the working directory, where the project's code is.
+    is_script = source.endswith(".py") and Path(source).is_file()
+    folder = str(Path(source).resolve().parent) if is_script else os.getcwd()
     commit, dirty = _git_state(folder)
     return RunContext(
         user=_user(),

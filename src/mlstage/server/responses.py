@@ -1,0 +1,35 @@
+"""JSON responses that keep NaN and Infinity, and rendering big answers off the event loop."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+
+class NanJSONResponse(JSONResponse):
+    """JSON that keeps NaN and Infinity as the tokens Python's json reads back.
+
+    Starlette's JSONResponse refuses them, and a diverging loss is a value
+    users log on purpose.
+    """
+
+    def __init__(self, content: Any, status_code: int = 200, **kwargs: Any) -> None:
+        super().__init__(content, status_code, **kwargs)
+        self.headers.setdefault("x-content-type-options", "nosniff")
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=False, allow_nan=True, separators=(",", ":")
+        ).encode("utf-8")
+
+
+def rendered(model: BaseModel) -> NanJSONResponse:
+    """The JSON response, rendered by the caller (a threadpool handler), not on the event loop.
+
+    For answers that can hold thousands of runs or points (search, metric
+    history); ``response_model`` on the route still documents the shape.
+    """
+    return NanJSONResponse(model.model_dump(mode="json", by_alias=True))

@@ -1,0 +1,1 @@
+"""REST routers, one module a concern; each router depends on ``require_principal``."""
