@@ -59,6 +59,8 @@ class Settings:
     """Address ``mlstage server`` listens on (use 0.0.0.0 only behind a firewall)."""
     server_port: int = 5000
     """Port ``mlstage server`` listens on."""
+    server_max_upload_bytes: int = 512 * 1024 * 1024
+    """Largest artifact upload the server accepts, in bytes (bigger ones get 413)."""
     project_root: str = ""
     """Folder holding mlstage.toml (or the working directory)."""
     project: Mapping[str, Any] = field(default_factory=dict)

@@ -21,7 +21,6 @@ from mlstage.server.routers import artifacts, health, tracking
 
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
 """Limit of any request body but artifact uploads: a full log-batch is well under 1 MiB."""
-DEFAULT_MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 """Limit of one artifact upload (held in memory while it is hashed and stored)."""
 
 
@@ -33,14 +32,11 @@ def create_app(
 ) -> FastAPI:
     """A new server app over the database and artifact root of ``settings``.
 
-    ``max_upload_bytes`` defaults to the ``server_max_upload_bytes`` setting
-    when it exists, else 512 MiB.
+    ``max_upload_bytes`` defaults to the ``server_max_upload_bytes`` setting.
     """
     settings = settings or get_settings()
     if max_upload_bytes is None:
-        max_upload_bytes = int(
-            getattr(settings, "server_max_upload_bytes", 0) or DEFAULT_MAX_UPLOAD_BYTES
-        )
+        max_upload_bytes = settings.server_max_upload_bytes
     app = FastAPI(
         title="mlstage",
         version=__version__,
