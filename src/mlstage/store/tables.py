@@ -83,6 +83,8 @@ runs = Table(
     Column("status_reason", Text, nullable=False, default=""),
     Index("ix_runs_experiment_start", "experiment_id", "start_time"),
     Index("ix_runs_status_heartbeat", "status", "heartbeat_at"),
+    # Covers what a search joins on and sorts by, so it never reads the wide run rows.
+    Index("ix_runs_search", "run_id", "experiment_id", "lifecycle_stage", "start_time"),
 )
 
 params = Table(
@@ -111,7 +113,8 @@ metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", Float(precision=53)),
-    Index("ix_metrics_run_key_step", "run_id", "key", "step"),
+    # Covering, in history order: a metric history is one index range scan.
+    Index("ix_metrics_history", "run_id", "key", "step", "timestamp", "value"),
 )
 
 # The point with the highest (step, timestamp) per run and key: what searches
@@ -124,7 +127,9 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", Float(precision=53)),
-    Index("ix_latest_metrics_key_value", "key", "value"),
+    # Covering indexes: filter by (key, value), join and order by (run_id, key) -> value.
+    Index("ix_latest_metrics_key_value", "key", "value", "run_id"),
+    Index("ix_latest_metrics_run_key_value", "run_id", "key", "value"),
 )
 
 datasets = Table(

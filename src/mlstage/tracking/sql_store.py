@@ -431,7 +431,7 @@ class SqlTrackingStore(RunArtifactsMixin):
         v.check_run_id(run_id)
         v.check_key(key, "metric key")
         m = t.metrics.c
-        with self.db.read() as conn:
+        with self.db.read() as conn, bulk_build():
             rows = conn.execute(
                 select(m.step, m.timestamp, m.value)
                 .where(m.run_id == run_id, m.key == key)
@@ -439,7 +439,6 @@ class SqlTrackingStore(RunArtifactsMixin):
             ).all()
             if not rows:
                 self._require_run(conn, run_id)
-        with bulk_build():
             return [
                 trusted(
                     Metric,
