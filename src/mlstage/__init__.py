@@ -48,6 +48,13 @@ _EXPORTS: dict[str, str] = {
     "promote": "mlstage.models.api",
     "load_model": "mlstage.models.loading",
     "infer_signature": "mlstage.models.signature",
+    "evaluate": "mlstage.models.evaluation",
+    "EvaluationResult": "mlstage.models.evaluation",
+    "validate_candidate": "mlstage.models.validation",
+    "Verdict": "mlstage.models.validation",
+    "build_card": "mlstage.models.cards",
+    "save_card": "mlstage.models.cards",
+    "ModelCard": "mlstage.models.cards",
     # entities
     "Run": "mlstage.tracking.entities",
     "RunStatus": "mlstage.tracking.entities",
@@ -107,8 +114,15 @@ if TYPE_CHECKING:
     from mlstage.models.api import (
         set_alias as set_alias,
     )
+    from mlstage.models.cards import ModelCard as ModelCard
+    from mlstage.models.cards import build_card as build_card
+    from mlstage.models.cards import save_card as save_card
+    from mlstage.models.evaluation import EvaluationResult as EvaluationResult
+    from mlstage.models.evaluation import evaluate as evaluate
     from mlstage.models.loading import load_model as load_model
     from mlstage.models.signature import infer_signature as infer_signature
+    from mlstage.models.validation import Verdict as Verdict
+    from mlstage.models.validation import validate_candidate as validate_candidate
     from mlstage.tracking.autolog import autolog as autolog
     from mlstage.tracking.entities import (
         Experiment as Experiment,
