@@ -188,13 +188,28 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_template: Pa
     return tmp_path
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def backend(request: pytest.FixtureRequest, project: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The fluent API pointed at each metadata backend in turn (a project folder as cwd)."""
+@pytest.fixture(params=["sqlite", "postgres", "http"])
+def backend(
+    request: pytest.FixtureRequest, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """The fluent API pointed at each metadata backend in turn (a project folder as cwd).
+
+    ``http`` is the platform server over the project's SQLite store, on a real socket.
+    """
     if request.param == "postgres":
         url = request.getfixturevalue("postgres_url")
         config.set_settings(config.load_settings(start=project, tracking_uri=url))
-    return str(request.param)
+    if request.param != "http":
+        yield str(request.param)
+        return
+    from mlstage.server.testing import start_server
+    from mlstage.tracking import fluent
+
+    base_url, stop = start_server(config.load_settings(start=project))
+    config.set_settings(config.load_settings(start=project, tracking_uri=base_url))
+    yield "http"
+    fluent._end_all(fluent.RunStatus.FINISHED, "")  # while the server still answers
+    stop()
 
 
 # -- S3 --------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from mlstage.server.deps import StoreProvider
 from mlstage.server.errors import install_error_handlers
 from mlstage.server.limits import BodyLimitMiddleware, LimitRule
 from mlstage.server.responses import NanJSONResponse
-from mlstage.server.routers import artifacts, health, tracking
+from mlstage.server.routers import artifacts, health, registry, tracking
 
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
 """Limit of any request body but artifact uploads: a full log-batch is well under 1 MiB."""
@@ -40,7 +40,7 @@ def create_app(
     app = FastAPI(
         title="mlstage",
         version=__version__,
-        summary="The mlstage platform server: experiment tracking REST API.",
+        summary="The mlstage platform server: experiment tracking and model registry REST API.",
         default_response_class=NanJSONResponse,
         openapi_url="/openapi.json",
         docs_url="/docs",
@@ -55,6 +55,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(tracking.router)
     app.include_router(artifacts.build_router())
+    app.include_router(registry.build_router())
     open_routes = unprotected_routes(app)
     if open_routes:
         raise RuntimeError(

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import quote
 
+from fastapi import Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+
+SHA256_HEADER = "X-Content-SHA256"
 
 
 class NanJSONResponse(JSONResponse):
@@ -33,3 +37,17 @@ def rendered(model: BaseModel) -> NanJSONResponse:
     history); ``response_model`` on the route still documents the shape.
     """
     return NanJSONResponse(model.model_dump(mode="json", by_alias=True))
+
+
+def attachment(data: bytes, sha: str, path: str) -> Response:
+    """Bytes a browser saves and never renders, with the hash the client checks."""
+    filename = quote(path.rsplit("/", 1)[-1])
+    return Response(
+        content=data,
+        media_type="application/octet-stream",
+        headers={
+            SHA256_HEADER: sha,
+            "Content-Disposition": f"attachment; filename*=UTF-8''{filename}",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

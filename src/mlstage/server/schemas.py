@@ -1,4 +1,4 @@
-"""Request and list-response bodies of the tracking API.
+"""Request and list-response bodies of the tracking and registry APIs.
 
 Entities (``Run``, ``Experiment``, ...) are the responses themselves; these
 models only wrap what the entities do not cover. Numbers are strict: a
@@ -10,8 +10,11 @@ the same messages.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
+from mlstage.models.entities import HistoryEntry, ModelVersion, RegisteredModel, VersionStatus
 from mlstage.tracking.entities import (
     ArtifactInfo,
     DatasetInput,
@@ -90,3 +93,66 @@ class ArtifactList(Body):
 
 class Status(Body):
     status: StrictStr
+
+
+# -- registry ---------------------------------------------------------------------------
+# Names, aliases, versions, text and tags are checked by the routes and the
+# registry store, with the same messages as in process.
+
+
+class CreateRegisteredModel(Body):
+    name: StrictStr
+    description: StrictStr = ""
+    owner: StrictStr = ""
+    tags: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+
+class UpdateRegisteredModel(Body):
+    description: StrictStr | None = None
+    owner: StrictStr | None = None
+
+
+class RegisteredModelList(Body):
+    models: list[RegisteredModel]
+
+
+class CreateModelVersion(Body):
+    name: StrictStr
+    source: StrictStr
+    description: StrictStr = ""
+    created_by: StrictStr = ""
+    """Recorded only while auth is off; an authenticated caller is recorded by name."""
+    tags: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+
+
+class UpdateModelVersion(Body):
+    description: StrictStr | None = None
+    card: dict[StrictStr, StrictStr] | None = None
+
+
+class ModelVersionList(Body):
+    versions: list[ModelVersion]
+
+
+class Actor(Body):
+    """Who made a change and why, for the history (``actor`` only while auth is off)."""
+
+    actor: StrictStr = ""
+    reason: StrictStr = ""
+
+
+class SetAlias(Actor):
+    version: StrictInt
+
+
+class SetVersionStatus(Actor):
+    status: VersionStatus
+    validation: dict[StrictStr, Any] | None = None
+
+
+class VersionTags(Body):
+    tags: dict[StrictStr, StrictStr]
+
+
+class ModelHistory(Body):
+    history: list[HistoryEntry]

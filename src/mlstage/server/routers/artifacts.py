@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from mlstage.artifacts.paths import canonical_artifact_path
 from mlstage.server.auth import require_principal
 from mlstage.server.deps import tracking_store
-from mlstage.server.responses import rendered
+from mlstage.server.responses import attachment, rendered
 from mlstage.server.schemas import ArtifactList
 from mlstage.tracking.entities import ArtifactInfo
 from mlstage.tracking.sql_store import SqlTrackingStore
 
-SHA256_HEADER = "X-Content-SHA256"
 UPLOAD_PATH = re.compile(r"/api/v1/runs/[^/]+/artifacts/.")
 """Paths of uploads, which have their own body limit (``mlstage.server.limits``)."""
 
@@ -76,16 +74,6 @@ def build_router() -> APIRouter:
         """The artifact's bytes, checked against their hash on the server before sending."""
         path = canonical_artifact_path(path)
         sha = store.artifact_sha(run_id, path)
-        data = store.artifacts.get_bytes(sha)
-        name = quote(path.rsplit("/", 1)[-1])
-        return Response(
-            content=data,
-            media_type="application/octet-stream",
-            headers={
-                SHA256_HEADER: sha,
-                "Content-Disposition": f"attachment; filename*=UTF-8''{name}",
-                "X-Content-Type-Options": "nosniff",
-            },
-        )
+        return attachment(store.artifacts.get_bytes(sha), sha, path)
 
     return router
