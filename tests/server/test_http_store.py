@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -195,12 +196,14 @@ def test_503_after_the_last_attempt_is_the_servers_error() -> None:
         store.list_experiments()
 
 
-def test_log_batch_is_not_resent_once_it_may_have_arrived() -> None:
-    script = Script(httpx.ReadError("connection reset"))
+def test_log_batch_is_resent_with_the_same_batch_id() -> None:
+    """It may have arrived: the server recognises the id and stores it once."""
+    script = Script(httpx.ReadError("connection reset"), httpx.Response(204))
     store, sleeps = mock_store(script)
-    with pytest.raises(Unavailable, match="ReadError"):
-        store.log_batch(UNKNOWN_RUN, [Metric(key="m", value=1.0)])
-    assert len(script.requests) == 1 and sleeps == []
+    store.log_batch(UNKNOWN_RUN, [Metric(key="m", value=1.0)])
+    first, second = (json.loads(r.content)["batch_id"] for r in script.requests)
+    assert first == second
+    assert len(sleeps) == 1
 
 
 def test_log_batch_is_retried_when_it_never_left() -> None:
@@ -327,3 +330,43 @@ def test_shared_stores_are_one_per_server_and_token() -> None:
     assert HttpTrackingStore.shared("http://h:1", Settings()) is a
     assert HttpTrackingStore.shared("http://h:1", Settings(tracking_token="t")) is not a
     assert HttpTrackingStore.shared("http://h:2", Settings()) is not a
+
+
+def test_a_batch_whose_answer_was_lost_is_retried_and_stored_once(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """F01: the server stored the batch, the connection dropped before the reply."""
+    import httpx
+
+    from mlstage import config
+    from mlstage.server.testing import start_server
+    from mlstage.tracking.http_store import HttpTrackingStore
+
+    class LoseFirstBatchReply(httpx.HTTPTransport):
+        lost = 0
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = super().handle_request(request)
+            if request.url.path.endswith("/batch") and not self.lost:
+                self.lost += 1
+                response.read()
+                raise httpx.ReadError("connection reset by peer", request=request)
+            return response
+
+    settings = config.load_settings(
+        start=tmp_path, tracking_uri=sqlite_url, artifact_root=str(tmp_path / "a")
+    )
+    base_url, stop = start_server(settings)
+    transport = LoseFirstBatchReply()
+    store = HttpTrackingStore(
+        base_url, settings, client=httpx.Client(transport=transport), sleep=lambda _: None
+    )
+    try:
+        exp = store.create_experiment("f01")
+        run_id = store.create_run(exp.experiment_id).run_id
+        store.log_batch(run_id, [Metric(key="m", value=float(i), step=i) for i in range(5)])
+        assert transport.lost == 1
+        assert [m.step for m in store.get_metric_history(run_id, "m")] == [0, 1, 2, 3, 4]
+    finally:
+        store.close()
+        stop()

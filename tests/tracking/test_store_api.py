@@ -366,3 +366,14 @@ def test_artifact_paths_escaping_the_run_are_refused(store: Any, path: str) -> N
     with pytest.raises(InvalidInput, match="artifact"):
         store.read_artifact(run_id, path)
     assert store.list_artifacts(run_id) == []
+
+
+def test_a_repeated_batch_id_is_stored_once(store: Any) -> None:
+    run_id = make_run(store)
+    batch = points("m", [1.0, 2.0, 3.0])
+    store.log_batch(run_id, batch, batch_id="retry-0001")
+    store.log_batch(run_id, batch, batch_id="retry-0001")  # the retry of a lost answer
+    store.log_batch(run_id, batch, batch_id="retry-0002")
+    assert len(store.get_metric_history(run_id, "m")) == 6
+    with pytest.raises(InvalidInput, match="batch_id must be 8 to 64"):
+        store.log_batch(run_id, batch, batch_id="x; DROP")

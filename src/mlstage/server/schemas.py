@@ -66,6 +66,8 @@ class MetricPoint(Body):
 
 
 class LogBatch(Body):
+    batch_id: StrictStr | None = None
+    """Sent again on a retry: a batch already stored is not stored twice."""
     metrics: list[MetricPoint] = Field(default_factory=list)
     params: dict[StrictStr, StrictStr] = Field(default_factory=dict)
     tags: dict[StrictStr, StrictStr] = Field(default_factory=dict)

@@ -132,6 +132,16 @@ latest_metrics = Table(
     Index("ix_latest_metrics_run_key_value", "run_id", "key", "value"),
 )
 
+# Ids of log_batch calls already applied: a client retrying a batch whose
+# acknowledgement was lost sends the same id, and the batch is not stored twice.
+logged_batches = Table(
+    "logged_batches",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("run_id", String(32), ForeignKey("runs.run_id", ondelete="CASCADE"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
 datasets = Table(
     "datasets",
     metadata,

@@ -16,6 +16,7 @@ import functools
 import logging
 import threading
 import time
+import uuid
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -122,7 +123,12 @@ class MetricBuffer:
             self._attempt(functools.partial(write_points, {run_id: rows}), {run_id: len(rows)})
 
     def _write_batch(self, run_id: str, batch: list[Metric]) -> None:
-        self._attempt(lambda: self.store.log_batch(run_id, batch), {run_id: len(batch)})
+        # One id for every attempt: if an attempt was stored but its answer
+        # was lost, the retry is recognised and not stored again.
+        batch_id = uuid.uuid4().hex
+        self._attempt(
+            lambda: self.store.log_batch(run_id, batch, batch_id=batch_id), {run_id: len(batch)}
+        )
 
     def _attempt(self, write: Callable[[], None], counts: dict[str, int]) -> None:
         error: Exception | None = None

@@ -2,12 +2,14 @@
 
 Same interface as the SQL store, and the same errors. The transport (pooled
 client, retries, error mapping, checked downloads) is ``mlstage.http_client``:
-creates and ``log_batch`` are sent twice only when the first attempt never
-left; the other calls are safe to repeat.
+creates are sent twice only when the first attempt never left; ``log_batch``
+carries a batch id the server applies once, so it is retried like the calls
+that are safe to repeat.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -104,15 +106,18 @@ class HttpTrackingStore(HttpApi):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         v.check_run_id(run_id)
         v.check_batch_sizes(len(metrics), len(params or {}), len(tags or {}))
         body = {
+            # With an id the server applies the batch once, so every failure may be retried.
+            "batch_id": v.check_batch_id(batch_id) if batch_id else uuid.uuid4().hex,
             "metrics": [_metric_json(m) for m in metrics],
             "params": text_map(params, "param"),
             "tags": text_map(tags, "tag"),
         }
-        self._json("POST", f"/runs/{run_id}/batch", body)
+        self._json("POST", f"/runs/{run_id}/batch", body, idempotent=True)
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
         path = f"/runs/{v.check_run_id(run_id)}/metrics/history"

@@ -36,6 +36,13 @@ class Statements:
             )
         )
         self.insert_metrics = insert(t.metrics)
+        # RETURNING tells a new id from a repeated one on both databases
+        # (psycopg reports no rowcount for ON CONFLICT DO NOTHING).
+        self.insert_batch_id = (
+            dialect.insert(t.logged_batches)
+            .on_conflict_do_nothing()
+            .returning(t.logged_batches.c.batch_id)
+        )
         upsert = dialect.insert(t.latest_metrics)
         excluded = upsert.excluded
         self.upsert_latest = upsert.on_conflict_do_update(

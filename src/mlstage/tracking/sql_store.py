@@ -356,8 +356,11 @@ class SqlTrackingStore(RunArtifactsMixin):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         v.check_run_id(run_id)
+        if batch_id is not None:
+            v.check_batch_id(batch_id)
         params = params or {}
         checked_tags = check_tags(tags)
         v.check_batch_sizes(len(metrics), len(params), len(checked_tags))
@@ -365,23 +368,32 @@ class SqlTrackingStore(RunArtifactsMixin):
             v.check_key(k, "param key"): v.check_param_value(k, x) for k, x in params.items()
         }
         rows = [metric_row(run_id, m) for m in metrics]
-        self.write_points({run_id: rows}, checked_params, checked_tags)
+        self.write_points({run_id: rows}, checked_params, checked_tags, batch_id)
 
     def write_points(
         self,
         rows_by_run: Mapping[str, list[dict[str, Any]]],
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
+        batch_id: str | None = None,
     ) -> None:
         """Insert checked metric rows for several runs, plus params and tags of one run.
 
         The metric buffer calls this with points of every run it holds, so a
-        flush is one transaction however many runs logged.
+        flush is one transaction however many runs logged. With a ``batch_id``
+        seen before, nothing is written: the earlier attempt was stored.
         """
         run_ids = list(rows_by_run)
 
         def work(conn: Connection) -> None:
             self._check_runs_writable(conn, run_ids)
+            if batch_id is not None:
+                first_time = conn.execute(
+                    self._sql.insert_batch_id,
+                    {"batch_id": batch_id, "run_id": run_ids[0], "created_at": self.clock()},
+                ).first()
+                if first_time is None:
+                    return
             all_rows = [row for rows in rows_by_run.values() for row in rows]
             if all_rows:
                 conn.execute(self._sql.insert_metrics, all_rows)

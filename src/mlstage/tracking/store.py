@@ -63,7 +63,10 @@ class TrackingStore(Protocol):
         metrics: Sequence[Metric] = (),
         params: Mapping[str, str] | None = None,
         tags: Mapping[str, str] | None = None,
-    ) -> None: ...
+        batch_id: str | None = None,
+    ) -> None:
+        """Write a batch atomically; a repeated ``batch_id`` is applied once (safe retries)."""
+        ...
 
     def get_metric_history(self, run_id: str, key: str) -> list[Metric]: ...
 

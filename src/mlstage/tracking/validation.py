@@ -124,6 +124,17 @@ def check_run_id(run_id: Any) -> str:
     return run_id
 
 
+_BATCH_ID = re.compile(r"[A-Za-z0-9_-]{8,64}")
+
+
+def check_batch_id(batch_id: Any) -> str:
+    if not isinstance(batch_id, str) or not _BATCH_ID.fullmatch(batch_id):
+        raise InvalidInput(
+            f"batch_id must be 8 to 64 letters, digits, '_' or '-', got {batch_id!r}"
+        )
+    return batch_id
+
+
 def check_experiment_id(experiment_id: Any) -> int:
     text = str(experiment_id)
     if not text.isdigit() or len(text) > 18:

@@ -121,7 +121,7 @@ def log_batch(run_id: str, body: LogBatch, store: Store) -> None:
         construct(key=m.key, value=m.value, step=m.step, timestamp=m.timestamp)
         for m in body.metrics
     ]
-    store.log_batch(run_id, metrics, body.params, body.tags)
+    store.log_batch(run_id, metrics, body.params, body.tags, body.batch_id)
 
 
 @router.get("/runs/{run_id}/metrics/history", tags=["runs"], response_model=MetricHistory)
