@@ -1,8 +1,9 @@
-"""``mlstage demo``: five tracked runs and the table that ranks them."""
+"""``mlstage demo``: five tracked runs, the best registered, validated, promoted and carded."""
 
 from __future__ import annotations
 
 import json
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,12 @@ from typer.testing import Result
 
 Cli = Callable[..., Result]
 MODELS = {"logreg-C0.01", "logreg-C0.1", "logreg-C1.0", "random-forest", "gradient-boosting"}
+
+
+def section(output: str, title: str) -> list[str]:
+    """The lines under a demo heading, up to the next blank line."""
+    lines = output.split(f"\n{title}\n", 1)[1].split("\n\n", 1)[0]
+    return lines.splitlines()
 
 
 @pytest.mark.slow
@@ -45,13 +52,73 @@ def test_demo_tracks_five_runs_and_prints_them_best_first(cli: Cli, project: Pat
         ("breast-cancer", "training"),
         ("breast-cancer", "evaluation"),
     }
-    assert [a["path"] for a in shown["artifacts"]] == ["confusion_matrix.json"]
+    paths = {a["path"] for a in shown["artifacts"]}
+    assert {"confusion_matrix.json", "model/mlstage-model.yaml", "card/model-card.md"} <= paths
 
 
 @pytest.mark.slow
-def test_demo_twice_adds_runs_and_shows_only_the_new_ones(cli: Cli) -> None:
+def test_demo_registers_validates_and_promotes_the_best(cli: Cli, project: Path) -> None:
+    result = cli("demo")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    best = json.loads(
+        cli("runs", "list", "-e", "demo", "--order-by", "metrics.roc_auc DESC", "--json").stdout
+    )[0]
+
+    assert section(out, "Registry") == [
+        f"Registered demo-classifier version 1 from runs:/{best['run_id']}/model."
+    ]
+    gate = section(out, "Validation gate")
+    assert gate[0].startswith("  no champion baseline: model 'demo-classifier' has no alias")
+    assert gate[1].startswith("  roc_auc 0.9") and gate[1].endswith(" >= min 0.900: pass")
+    assert [line.split(" roc_auc")[0] for line in gate[2:4]] == [
+        "  slice size=large",
+        "  slice size=small",
+    ]
+    assert gate[-1] == "PASSED: models:/demo-classifier/1 meets all 3 checks; now VALIDATED"
+    assert section(out, "Promotion") == ["demo-classifier@champion → version 1."]
+
+    card = out.split("\nModel card (short)\n", 1)[1].split("\nLook closer\n", 1)[0]
+    assert card.startswith("# Model card: demo-classifier version 1\n")
+    assert "| Aliases | champion |" in card
+    assert "## Intended use\n\nA demonstration of mlstage" in card
+    assert "## Limitations" in card
+    assert "## Signature" not in card  # the short form; `mlstage models card` prints it all
+
+    model = json.loads(cli("models", "show", "demo-classifier", "--json").stdout)
+    assert model["aliases"] == {"champion": 1}
+    [version] = model["versions"]
+    assert (version["status"], version["run_id"]) == ("VALIDATED", best["run_id"])
+    assert version["card"]["intended_use"].startswith("A demonstration of mlstage")
+    validation = json.loads(cli("runs", "list", "-e", "demo-validation", "--json").stdout)
+    assert len(validation) == 2  # the gate's run and the candidate's evaluation: no champion yet
+
+    # The gate the demo suggests runs as printed, on the data the demo saved.
+    assert (project / ".mlstage" / "demo" / "holdout.csv").is_file()
+    [command] = [x for x in out.splitlines() if x.startswith("  mlstage models validate")]
+    again = cli(*shlex.split(command)[1:])
+    assert again.exit_code == 0, again.output
+
+
+@pytest.mark.slow
+def test_demo_twice_validates_the_new_version_against_the_first_champion(cli: Cli) -> None:
     assert cli("demo").exit_code == 0
     second = cli("demo")
-    assert second.exit_code == 0
-    assert sum(line.startswith("│") for line in second.stdout.splitlines()) == len(MODELS)
+    assert second.exit_code == 0, second.output
+    out = second.stdout
+    assert sum(line.startswith("│") for line in out.splitlines()) == len(MODELS)
     assert len(json.loads(cli("runs", "list", "-e", "demo", "--json").stdout)) == 2 * len(MODELS)
+
+    assert section(out, "Registry")[0].startswith("Registered demo-classifier version 2 from")
+    gate = section(out, "Validation gate")
+    assert "  champion demo-classifier@champion is demo-classifier/1" in gate
+    assert "  roc_auc delta +0.000 >= min_delta -0.010 vs champion demo-classifier/1: pass" in gate
+    assert gate[-1] == "PASSED: models:/demo-classifier/2 meets all 4 checks; now VALIDATED"
+    assert section(out, "Promotion") == ["demo-classifier@champion → version 2 (was version 1)."]
+    assert "# Model card: demo-classifier version 2" in out
+
+    versions = json.loads(cli("models", "versions", "demo-classifier", "--json").stdout)
+    assert [(v["version"], v["status"], v["aliases"]) for v in versions] == [
+        (1, "VALIDATED", []),
+        (2, "VALIDATED", ["champion"]),
+    ]

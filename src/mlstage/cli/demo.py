@@ -1,54 +1,112 @@
-"""``mlstage demo``: a first experiment in seconds, with nothing to download.
+"""``mlstage demo``: from a first experiment to a governed champion in seconds, nothing to download.
 
 Trains a few classifiers on scikit-learn's bundled breast-cancer data and
-tracks each as a run of experiment ``demo`` through the fluent API behind
-``import mlstage``, so what the demo does is what a user's own training
-script would do.
+tracks each as a run of experiment ``demo``, model included; then registers
+the best as ``demo-classifier``, puts it through the validation gate against
+the current champion, promotes it if it passes and prints its model card.
+It all goes through the public API behind ``import mlstage``, so what the
+demo does is what a user's own script would do. Run it again and the new
+version is validated against the champion of the first run.
 """
 
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlstage.cli._console import console, fmt_number, text
 from mlstage.cli._tables import runs_table
+from mlstage.cli.models_view import (
+    card_sections,
+    heading,
+    print_markdown,
+    render_verdict,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
+    from mlstage.models.entities import ModelVersion
+    from mlstage.models.validation import Verdict
     from mlstage.tracking.entities import Run
 
 EXPERIMENT = "demo"
+VALIDATION_EXPERIMENT = "demo-validation"
+"""Validation and evaluation runs go here, so ``demo`` compares training runs only."""
 METRIC = "roc_auc"
 DATASET = "breast-cancer"
+MODEL = "demo-classifier"
+ALIAS = "champion"
+TARGET = "target"
+SLICE = "size"
+"""A column the demo derives: tumours above or below the median mean radius."""
+THRESHOLD = {"min": 0.9}
+CHAMPION_DELTA = {"min_delta": -0.01}
+SLICE_THRESHOLD = {"min": 0.8}
 SEED = 0
+CARD = {
+    "intended_use": "A demonstration of mlstage: tracking, registry, validation gate, promotion. "
+    "Not for diagnosis or any clinical decision.",
+    "limitations": "Trained on 426 rows of the Wisconsin breast-cancer data (scikit-learn's "
+    "copy); how it does on other populations, labs or imaging equipment is unknown.",
+}
 
 
 def demo() -> None:
-    """Train five models on a bundled dataset and track each one as a run."""
+    """Train five models, register the best, validate it against the champion and promote it."""
     out = console()
-    runs = run_demo(out)
+    train, test = _split()
+    runs = run_demo(out, train, test)
     title = f"Experiment {EXPERIMENT!r}, best {METRIC} first"
     out.print(runs_table(runs, width=out.width, order_by=[f"metrics.{METRIC} DESC"], title=title))
     best = runs[0]
     out.print(text(f"Best: {best.name} ({METRIC} {fmt_number(best.metrics.get(METRIC))})."))
-    out.print("Look closer:")
+
+    heading(out, "Registry")
+    version = _register(best)
+    out.print(text(f"Registered {MODEL} version {version.version} from {version.source}."))
+
+    heading(out, "Validation gate")
+    holdout = _holdout(test)
+    data_file = _write_holdout(holdout)
+    verdict = _validate(version, holdout)
+    render_verdict(out, verdict)
+
+    heading(out, "Promotion")
+    _promote(out, version, verdict)
+
+    heading(out, "Model card (short)")
+    card = _card(version)
+    print_markdown(out, card_sections(card))
+
+    heading(out, "Look closer")
+    label = f"{MODEL}/{version.version}"
+    gate = (
+        f"mlstage models validate {label} --data {data_file} --target {TARGET} "
+        f"--task classification --champion {MODEL}@{ALIAS} "
+        f"--threshold {METRIC}:min={THRESHOLD['min']} "
+        f"--threshold {METRIC}:min_delta={CHAMPION_DELTA['min_delta']} "
+        f"--slice-threshold {SLICE}:{METRIC}:min={SLICE_THRESHOLD['min']}"
+    )
     for command in (
         f"mlstage runs show {best.run_id}",
         f"mlstage runs compare {' '.join(r.run_id for r in runs[:2])}",
         f'mlstage runs list -e {EXPERIMENT} --order-by "metrics.{METRIC} DESC"',
+        f"mlstage models show {MODEL}",
+        f"mlstage models history {MODEL}",
+        f"mlstage models card {label}",
+        gate,
     ):
-        out.print(text(f"  {command}", "cyan"))
+        out.print(text(f"  {command}", "cyan"), soft_wrap=True)
 
 
-def run_demo(out: Console) -> list[Run]:
-    """Train, evaluate and track each candidate; the runs, best first."""
+def run_demo(out: Console, train: pd.DataFrame, test: pd.DataFrame) -> list[Run]:
+    """Train, evaluate, log and track each candidate; the runs, best first."""
     from mlstage.cli._store import search_runs, tracking_store
     from mlstage.tracking import fluent as mlstage
 
-    train, test = _split()
     experiment = mlstage.set_experiment(EXPERIMENT)
     run_ids = []
     for name, params, model in _candidates():
@@ -108,14 +166,15 @@ def _train_and_log(
 ) -> None:
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, roc_auc_score
 
+    from mlstage.models.api import log_model
     from mlstage.tracking import fluent as mlstage
 
     source = "sklearn.datasets.load_breast_cancer"
     mlstage.log_params({**params, "test_size": 0.25, "seed": SEED})
     mlstage.log_input(train, name=DATASET, context="training", source=source)
     mlstage.log_input(test, name=DATASET, context="evaluation", source=source)
-    x_train, y_train = train.drop(columns="target"), train.target
-    x_test, y_test = test.drop(columns="target"), test.target
+    x_train, y_train = train.drop(columns=TARGET), train[TARGET]
+    x_test, y_test = test.drop(columns=TARGET), test[TARGET]
     started = time.perf_counter()
     model.fit(x_train, y_train)
     fit_seconds = time.perf_counter() - started
@@ -131,3 +190,90 @@ def _train_and_log(
     )
     matrix = confusion_matrix(y_test, predicted).tolist()
     mlstage.log_dict({"labels": ["malignant", "benign"], "matrix": matrix}, "confusion_matrix.json")
+    # The whole training set as the example: the signature then records the ranges seen.
+    log_model(model, "model", input_example=x_train)
+
+
+# -- registry, gate, promotion, card ------------------------------------------------------------
+
+
+def _register(best: Run) -> ModelVersion:
+    from mlstage.models.api import get_registry_store, register_model
+
+    value = fmt_number(best.metrics.get(METRIC))
+    version = register_model(
+        f"runs:/{best.run_id}/model",
+        MODEL,
+        description=f"{best.name}, the best {METRIC} ({value}) of a demo sweep",
+    )
+    registry = get_registry_store()
+    if not registry.get_registered_model(MODEL).description:
+        registry.update_registered_model(
+            MODEL, description="Tells benign from malignant tumours; made by mlstage demo."
+        )
+    return version
+
+
+def _holdout(test: pd.DataFrame) -> pd.DataFrame:
+    """The test rows with the slice column: the gate checks large and small tumours apart."""
+    median = test["mean radius"].median()
+    holdout = test.copy()
+    holdout[SLICE] = (holdout["mean radius"] > median).map({True: "large", False: "small"})
+    return holdout
+
+
+def _write_holdout(holdout: pd.DataFrame) -> str:
+    """Save the gate's data, so the commands the demo suggests can be run as shown."""
+    from mlstage.config import get_settings
+
+    path = get_settings().home / "demo" / "holdout.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    holdout.to_csv(path, index=False)
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _validate(version: ModelVersion, holdout: pd.DataFrame) -> Verdict:
+    """The gate: absolute bounds always, and no worse than the champion once there is one."""
+    from mlstage.models.api import get_registry_store
+    from mlstage.models.validation import validate_candidate
+    from mlstage.tracking import fluent
+
+    bounds = dict(THRESHOLD)
+    if ALIAS in get_registry_store().get_registered_model(MODEL).aliases:
+        bounds.update(CHAMPION_DELTA)
+    fluent.set_experiment(VALIDATION_EXPERIMENT)
+    return validate_candidate(
+        version.uri,
+        holdout,
+        TARGET,
+        "classification",
+        champion=f"{MODEL}@{ALIAS}",
+        thresholds={METRIC: bounds},
+        slice_thresholds={SLICE: {METRIC: dict(SLICE_THRESHOLD)}},
+    )
+
+
+def _promote(out: Console, version: ModelVersion, verdict: Verdict) -> None:
+    from mlstage.models.api import get_registry_store, promote
+
+    before = get_registry_store().get_registered_model(MODEL).aliases.get(ALIAS)
+    if not verdict.passed:
+        stays = f"stays at version {before}" if before is not None else "is not set"
+        out.print(text(f"Not promoted: {MODEL}@{ALIAS} {stays}.", "yellow"))
+        return
+    promote(version.uri, ALIAS)
+    was = f" (was version {before})" if before is not None else ""
+    out.print(text(f"{MODEL}@{ALIAS} → version {version.version}{was}.", "green"))
+
+
+def _card(version: ModelVersion) -> str:
+    """Fill in what no record holds, store the card with the run, and return its Markdown."""
+    from mlstage.models.api import get_registry_store
+    from mlstage.models.cards import build_card, save_card
+
+    get_registry_store().update_model_version(MODEL, version.version, card=CARD)
+    save_card(MODEL, version.version)
+    return build_card(MODEL, version.version).markdown

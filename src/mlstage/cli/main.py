@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mlstage.cli import demo, experiments, init, runs, server
+from mlstage.cli import demo, experiments, init, models, runs, server
 from mlstage.errors import InvalidInput, MlstageError
 
 EXIT_ERROR = 1
@@ -46,6 +46,7 @@ app.command("demo")(demo.demo)
 app.command("init")(init.init)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(models.app, name="models")
 app.command("server")(server.server)
 
 

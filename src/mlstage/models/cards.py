@@ -124,7 +124,8 @@ def _source_run(run_id: str | None) -> Run | None:
 
 
 def _overview(mv: ModelVersion, model_description: str, manifest: ModelManifest) -> Section:
-    blocks: list[Block] = [Para(text) for text in (mv.description, model_description) if text]
+    texts = dict.fromkeys(t for t in (mv.description, model_description) if t)  # once each
+    blocks: list[Block] = [Para(text) for text in texts]
     requirements = ", ".join(manifest.requirements) or "none recorded"
     blocks.append(
         _pairs(

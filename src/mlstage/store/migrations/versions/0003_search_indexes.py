@@ -1,11 +1,10 @@
-"""Covering indexes for search and history; ids of applied log batches, for safe retries.
+"""Covering indexes for run search and metric history.
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-26
 """
 
-import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
@@ -15,16 +14,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "logged_batches",
-        sa.Column("batch_id", sa.String(64), nullable=False),
-        sa.Column("run_id", sa.String(32), nullable=False),
-        sa.Column("created_at", sa.BigInteger(), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["run_id"], ["runs.run_id"], name="fk_logged_batches_run_id_runs", ondelete="CASCADE"
-        ),
-        sa.PrimaryKeyConstraint("batch_id", name="pk_logged_batches"),
-    )
     with op.batch_alter_table("metrics", schema=None) as batch_op:
         batch_op.drop_index("ix_metrics_run_key_step")
         batch_op.create_index(
@@ -48,7 +37,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.drop_table("logged_batches")
     with op.batch_alter_table("metrics", schema=None) as batch_op:
         batch_op.drop_index("ix_metrics_history")
         batch_op.create_index("ix_metrics_run_key_step", ["run_id", "key", "step"], unique=False)
