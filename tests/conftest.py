@@ -147,12 +147,11 @@ def reset_fluent_state() -> None:
         HttpTrackingStore._shared.clear()
     except (ImportError, AttributeError):
         pass
-    try:
-        from mlstage.models.sql_store import SqlRegistryStore
+    from mlstage.models.sql_store import SqlRegistryStore
+    from mlstage.serving.sql_deployments import SqlDeploymentStore
 
-        SqlRegistryStore._shared.clear()
-    except ImportError:
-        pass
+    SqlRegistryStore._shared.clear()
+    SqlDeploymentStore._shared.clear()
     from mlstage.artifacts import store as artifact_store
 
     artifact_store._stores.clear()

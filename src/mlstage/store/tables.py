@@ -278,3 +278,40 @@ model_history = Table(
     Column("at", BigInteger, nullable=False),
     Index("ix_model_history_model_at", "model_id", "entry_id"),
 )
+
+# -- deployments (migration 0005) ---------------------------------------------------------
+
+# One row per deployment: which model versions serve it and how traffic splits.
+# ``revision`` grows on every change, so replicas notice a change with one read.
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("model", String(100), nullable=False),
+    Column("environment", String(64), nullable=False),
+    Column("primary_version", Integer, nullable=False),
+    Column("candidate_version", Integer),
+    Column("previous_version", Integer),
+    Column("strategy", String(16), nullable=False),
+    Column("weight", Float, nullable=False, default=0.0),
+    Column("revision", Integer, nullable=False),
+    Column("error", Text, nullable=False, default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+    Column("updated_by", String(250), nullable=False, default=""),
+)
+
+deployment_history = Table(
+    "deployment_history",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), ForeignKey("deployments.name", ondelete="CASCADE"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("action", String(32), nullable=False),
+    Column("before", Text),
+    Column("after", Text, nullable=False),
+    Column("actor", String(250), nullable=False, default=""),
+    Column("reason", Text, nullable=False, default=""),
+    Column("at", BigInteger, nullable=False),
+    Index("ix_deployment_history_name", "name", "entry_id"),
+)
