@@ -285,7 +285,22 @@ class SqlRegistryStore(RegistryLifecycleMixin):
             version = self.db.write(work)
         except sa_exc.IntegrityError as exc:  # the model row was created by a racing writer
             raise Conflict(f"registering {name!r} raced with another writer; try again") from exc
-        return self.get_model_version(name, version)
+        # Everything is known: no need to read the new version back.
+        return ModelVersion(
+            name=name,
+            version=version,
+            run_id=ref.run_id,
+            source=str(ref),
+            files=dict(sorted(files.items())),
+            manifest_sha256=files[MANIFEST_FILE],
+            flavor=flavor,
+            status=VersionStatus.READY,
+            description=description,
+            created_by=created_by[:250],
+            created_at=now,
+            updated_at=now,
+            tags=checked_tags,
+        )
 
     def _check_files(self, files: Mapping[str, str]) -> str:
         """Read the manifest and refuse code-bearing files before anything is recorded."""
