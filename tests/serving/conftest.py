@@ -33,16 +33,3 @@ def churn_versions(backend: str, iris: tuple[pd.DataFrame, pd.Series]) -> list[i
         versions.append(mlstage.register_model(uri, "churn").version)
     return versions
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Bridge while the HTTP deployment store is being written: its tests join
-    # the http backend as soon as mlstage.serving.http_deployments exists.
-    import importlib.util
-
-    if importlib.util.find_spec("mlstage.serving.http_deployments") is not None:
-        return
-    items[:] = [
-        item
-        for item in items
-        if not (item.fspath.basename == "test_deployments.py" and "[http]" in item.nodeid)
-    ]

@@ -85,6 +85,16 @@ def test_bad_deployments_are_refused_and_nothing_is_written(churn_versions: list
         store.get_deployment("nope")
 
 
+def test_deploying_the_same_record_again_changes_nothing(churn_versions: list[int]) -> None:
+    store = get_deployment_store()
+    first = store.deploy("churn-prod", "churn", "prod", 1, actor="ada")
+    again = store.deploy("churn-prod", "churn", "prod", 1, actor="bob")
+    assert again.revision == first.revision == 1
+    assert len(store.get_history("churn-prod")) == 1
+    with pytest.raises(InvalidInput, match="actor must be text"):
+        store.deploy("churn-prod", "churn", "prod", 2, actor=7)  # type: ignore[arg-type]
+
+
 def test_a_load_error_is_reported_once_per_revision(churn_versions: list[int]) -> None:
     store = get_deployment_store()
     deployment = store.deploy(

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mlstage.cli import demo, experiments, init, models, runs, server
+from mlstage.cli import demo, deploy, experiments, init, models, runs, server
 from mlstage.errors import InvalidInput, MlstageError
 
 EXIT_ERROR = 1
@@ -47,6 +47,7 @@ app.command("init")(init.init)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.add_typer(deploy.app)  # `deploy` and `deployments`
 app.command("server")(server.server)
 
 

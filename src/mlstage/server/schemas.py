@@ -1,4 +1,4 @@
-"""Request and list-response bodies of the tracking and registry APIs.
+"""Request and list-response bodies of the tracking, registry and deployment APIs.
 
 Entities (``Run``, ``Experiment``, ...) are the responses themselves; these
 models only wrap what the entities do not cover. Numbers are strict: a
@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr
 
 from mlstage.models.entities import HistoryEntry, ModelVersion, RegisteredModel, VersionStatus
+from mlstage.serving.deployments import Deployment, DeploymentEvent
 from mlstage.tracking.entities import (
     ArtifactInfo,
     DatasetInput,
@@ -158,3 +159,35 @@ class VersionTags(Body):
 
 class ModelHistory(Body):
     history: list[HistoryEntry]
+
+
+# -- deployments ------------------------------------------------------------------------
+# Names, environment, versions, strategy and weight are checked by the route
+# (before the database opens) and again by the store, with the store's messages.
+
+
+class Deploy(Actor):
+    """The whole record a ``PUT`` sets: a field left out takes its default, not its old value."""
+
+    model: StrictStr
+    environment: StrictStr
+    primary_version: StrictInt
+    candidate_version: StrictInt | None = None
+    strategy: StrictStr = "single"
+    """Text, not the enum, so an unknown strategy gets the store's message, naming the choices."""
+    weight: StrictFloat = 0.0
+
+
+class DeploymentError(Body):
+    """A serving replica could not load ``revision`` of the deployment."""
+
+    revision: StrictInt
+    error: StrictStr
+
+
+class DeploymentList(Body):
+    deployments: list[Deployment]
+
+
+class DeploymentHistory(Body):
+    history: list[DeploymentEvent]

@@ -95,6 +95,18 @@ def check_environment(environment: object) -> str:
     return environment
 
 
+MAX_REASON = 2000
+
+
+def check_text(value: object, field: str) -> str:
+    """Reasons, actors and load errors: text without NUL, at most 2,000 characters."""
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be text, got {type(value).__name__}")
+    if len(value) > MAX_REASON or "\x00" in value:
+        raise InvalidInput(f"{field} must be text of at most {MAX_REASON} characters, no NUL")
+    return value
+
+
 def check_strategy(
     strategy: Strategy | str, candidate: int | None, weight: float
 ) -> tuple[Strategy, float]:

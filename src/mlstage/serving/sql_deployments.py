@@ -11,21 +11,23 @@ from sqlalchemy import Connection, Row, insert, select, update
 from sqlalchemy import exc as sa_exc
 
 from mlstage.config import Settings
-from mlstage.errors import Conflict, InvalidInput, NotFound
+from mlstage.errors import Conflict, NotFound
 from mlstage.models.names import canonical_model_name, check_model_name, check_version
 from mlstage.serving.deployments import (
+    MAX_REASON,
     Deployment,
     DeploymentEvent,
     Strategy,
     check_deployment_name,
     check_environment,
     check_strategy,
+    check_text,
 )
 from mlstage.store import tables as t
 from mlstage.store.database import Database, get_database
 from mlstage.tracking.sql_store import now_ms
 
-MAX_REASON = 2000
+_NOT_COMPARED = ("error", "updated_at", "updated_by")
 _D = t.deployments.c
 
 
@@ -71,7 +73,8 @@ class SqlDeploymentStore:
         primary = check_version(primary_version)
         candidate = None if candidate_version is None else check_version(candidate_version)
         chosen, weight = check_strategy(strategy, candidate, weight)
-        reason = _check_reason(reason)
+        reason = check_text(reason, "reason")
+        actor = check_text(actor, "actor")
         now = self.clock()
 
         def work(conn: Connection) -> None:
@@ -105,6 +108,8 @@ class SqlDeploymentStore:
                     f"deployment {name!r} serves model {row.model!r}, not {model_name!r}; "
                     "choose another deployment name"
                 )
+            if all(getattr(row, k) == x for k, x in values.items() if k not in _NOT_COMPARED):
+                return  # unchanged: deploying again is harmless and safe to retry
             previous = row.previous_version
             if row.primary_version != primary:
                 previous = row.primary_version
@@ -162,7 +167,8 @@ class SqlDeploymentStore:
         reason: str,
     ) -> Deployment:
         name = check_deployment_name(name)
-        reason = _check_reason(reason)
+        reason = check_text(reason, "reason")
+        actor = check_text(actor, "actor")
         now = self.clock()
 
         def work(conn: Connection) -> None:
@@ -186,7 +192,7 @@ class SqlDeploymentStore:
 
     def report_error(self, name: str, revision: int, error: str) -> None:
         name = check_deployment_name(name)
-        error = error[:MAX_REASON]
+        error = check_text(error[:MAX_REASON] if isinstance(error, str) else error, "error")
         now = self.clock()
 
         def work(conn: Connection) -> None:
@@ -283,12 +289,6 @@ def _require_version(conn: Connection, model: str, version: int) -> None:
     ).first()
     if exists is None:
         raise NotFound(f"model {model!r} has no version {version}")
-
-
-def _check_reason(reason: object) -> str:
-    if not isinstance(reason, str) or len(reason) > MAX_REASON or "\x00" in reason:
-        raise InvalidInput(f"reason must be text of at most {MAX_REASON} characters")
-    return reason
 
 
 _FIELDS = (
