@@ -245,3 +245,28 @@ def s3_root(s3_server: str) -> str:
     bucket = f"b-{uuid.uuid4().hex[:12]}"
     boto3.client("s3", endpoint_url=s3_server).create_bucket(Bucket=bucket)
     return f"s3://{bucket}/artifacts"
+
+
+# -- browser -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Headless Debian Chromium driven by Playwright (tests/browser.py), one per test module.
+
+    Not session-scoped on purpose: between its calls, Playwright's sync API
+    leaves its event loop marked as running on the main thread until it
+    stops, so every later test calling ``asyncio.run`` would fail. Stopping
+    at the end of each module keeps that inside the browser tests' modules.
+    """
+    from tests import browser as chromium
+
+    reason = chromium.unavailable()
+    if reason:
+        missing(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = chromium.launch(playwright)
+        yield launched
+        launched.close()

@@ -61,6 +61,16 @@ class Settings:
     """Port ``mlstage server`` listens on."""
     server_max_upload_bytes: int = 512 * 1024 * 1024
     """Largest artifact upload the server accepts, in bytes (bigger ones get 413)."""
+    serving_max_batch_rows: int = 64
+    """Rows of concurrent requests a prediction service scores in one model call."""
+    serving_max_body_bytes: int = 16 * 1024 * 1024
+    """Largest request body a prediction service accepts, in bytes (bigger ones get 413)."""
+    serving_max_rows: int = 10_000
+    """Rows in one prediction request (more get 413)."""
+    serving_max_queued_rows: int = 2_048
+    """Rows waiting for one model version; past it, requests get 503 at once (load shedding)."""
+    deployment_poll_interval: float = 2.0
+    """Seconds between a prediction service's reads of its deployment record (hot swap)."""
     project_root: str = ""
     """Folder holding mlstage.toml (or the working directory)."""
     project: Mapping[str, Any] = field(default_factory=dict)

@@ -32,4 +32,3 @@ def churn_versions(backend: str, iris: tuple[pd.DataFrame, pd.Series]) -> list[i
             uri = mlstage.log_model(model, "model", input_example=X).model_uri
         versions.append(mlstage.register_model(uri, "churn").version)
     return versions
-

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mlstage.cli import demo, deploy, experiments, init, models, runs, server
+from mlstage.cli import build, demo, deploy, experiments, init, models, predict, runs, serve, server
 from mlstage.errors import InvalidInput, MlstageError
 
 EXIT_ERROR = 1
@@ -49,6 +49,9 @@ app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
 app.add_typer(deploy.app)  # `deploy` and `deployments`
 app.command("server")(server.server)
+app.command("serve")(serve.serve)
+app.command("predict")(predict.predict)
+app.command("build")(build.build)
 
 
 def _version(value: bool) -> None:

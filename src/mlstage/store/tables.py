@@ -315,3 +315,21 @@ deployment_history = Table(
     Column("at", BigInteger, nullable=False),
     Index("ix_deployment_history_name", "name", "entry_id"),
 )
+
+# -- prediction logs (migration 0006) -----------------------------------------------------
+
+# One row per Parquet file of logged predictions in the artifact store, so
+# readers pick a model's files by day and time range without listing blobs.
+prediction_logs = Table(
+    "prediction_logs",
+    metadata,
+    Column("file_id", String(32), primary_key=True),
+    Column("model", String(100), nullable=False),
+    Column("day", String(10), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("rows", Integer, nullable=False),
+    Column("min_timestamp", BigInteger, nullable=False),
+    Column("max_timestamp", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_prediction_logs_model_day", "model", "day", "min_timestamp"),
+)

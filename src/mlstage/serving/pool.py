@@ -1,0 +1,289 @@
+"""The versions a service has loaded, and the hot swap that replaces them without a restart.
+
+A ``Snapshot`` is immutable: the deployment record it serves and a loaded
+version for each version that record needs. A request reads the current
+snapshot once and keeps it, so it is answered by versions that stay loaded
+until it is done, whatever swap happens meanwhile. The poller loads a new
+revision's versions beside the old ones and only then replaces the
+snapshot, in one assignment; if loading fails, the old snapshot keeps
+serving and the error is reported on the deployment.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from typing import Any
+
+from mlstage.errors import InvalidInput, MlstageError
+from mlstage.models.loading import LoadedModel, load_model
+from mlstage.models.signature import Signature
+from mlstage.models.uri import RegistryRef, parse_model_uri
+from mlstage.serving.batcher import Batcher, BatchObserver, Scored
+from mlstage.serving.deployments import Deployment, DeploymentStore, check_deployment_name
+from mlstage.serving.options import ServingOptions
+from mlstage.serving.routing import Route, route
+from mlstage.serving.validation import Checker, checker_for
+
+log = logging.getLogger(__name__)
+
+DEPLOYMENT_PREFIX = "deployment:"
+# Estimators whose own ``predict`` is the argmax of ``predict_proba`` (scikit-learn's code
+# says so): one model call gives both answers, instead of walking every tree twice.
+_PREDICT_IS_ARGMAX = frozenset(
+    {
+        "sklearn.ensemble._forest.RandomForestClassifier",
+        "sklearn.ensemble._forest.ExtraTreesClassifier",
+        "sklearn.tree._classes.DecisionTreeClassifier",
+        "sklearn.tree._classes.ExtraTreeClassifier",
+    }
+)
+
+
+def parse_target(text: str) -> tuple[RegistryRef | None, str]:
+    """``churn@champion``, ``churn/3``, ``models:/...`` or ``deployment:<name>``."""
+    if text.startswith(DEPLOYMENT_PREFIX):
+        return None, check_deployment_name(text.removeprefix(DEPLOYMENT_PREFIX))
+    ref = parse_model_uri(text if text.startswith(("models:/", "runs:/")) else f"models:/{text}")
+    if not isinstance(ref, RegistryRef):
+        raise InvalidInput(
+            f"serve a registered model version (churn@champion, churn/3), not {text!r}: "
+            "register it first with mlstage.register_model"
+        )
+    return ref, ""
+
+
+def check_target(text: str) -> str:
+    """Resolve ``text`` without loading anything; its title, e.g. ``churn v3``."""
+    ref, deployment_name = parse_target(text)
+    if ref is None:
+        from mlstage.serving.deployments import get_deployment_store
+
+        found = get_deployment_store().get_deployment(deployment_name)
+        return f"{found.model} v{found.primary_version} ({found.name})"
+    from mlstage.models.api import get_registry_store
+
+    resolved = get_registry_store().resolve(ref)
+    return f"{resolved.name} v{resolved.version}"
+
+
+def _class_name(obj: Any) -> str:
+    return f"{type(obj).__module__}.{type(obj).__qualname__}"
+
+
+def _as_list(output: Any) -> list[Any]:
+    if hasattr(output, "columns") and hasattr(output, "to_dict"):  # a DataFrame
+        if len(output.columns) == 1:
+            return list(output.iloc[:, 0].tolist())
+        return list(output.to_dict(orient="records"))
+    if hasattr(output, "tolist"):
+        return list(output.tolist())
+    return list(output)
+
+
+class LoadedVersion:
+    """One registered version, ready: its model, its row checker and its batch queue."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        options: ServingOptions,
+        executor: Executor,
+        observe: BatchObserver | None = None,
+    ) -> None:
+        self.loaded = loaded
+        self.name: str = loaded.version.name if loaded.version is not None else loaded.uri
+        self.version: int = loaded.version.version if loaded.version is not None else 0
+        self.signature: Signature | None = loaded.manifest.signature
+        self.checker: Checker = checker_for(self.signature)
+        model = loaded.model
+        self.has_proba = callable(getattr(model, "predict_proba", None))
+        classes = getattr(model, "classes_", None) if self.has_proba else None
+        self.classes: list[Any] | None = None if classes is None else list(classes.tolist())
+        final = model.steps[-1][1] if hasattr(model, "steps") else model
+        self._argmax = (
+            self.has_proba and classes is not None and _class_name(final) in (_PREDICT_IS_ARGMAX)
+        )
+        self.batcher = Batcher(
+            self.score,
+            executor,
+            max_rows=options.max_batch_rows,
+            max_wait=options.max_batch_wait_ms / 1000,
+            max_queued_rows=options.max_queued_rows,
+            observe=observe,
+            label=f"{self.name} v{self.version}",
+        )
+
+    def score(self, rows: list[Any]) -> Scored:
+        """One model call (two without a shortcut) for a batch of checked rows."""
+        features = self.checker.build(rows)
+        model = self.loaded.model
+        if not self.has_proba:
+            return Scored(_as_list(model.predict(features)), None)
+        proba = model.predict_proba(features)
+        if self._argmax and getattr(proba, "ndim", 0) == 2:
+            predictions = self.loaded.model.classes_.take(proba.argmax(axis=1), axis=0)
+        else:
+            predictions = model.predict(features)
+        return Scored(_as_list(predictions), _as_list(proba))
+
+    def __repr__(self) -> str:
+        return f"LoadedVersion({self.name!r}, {self.version})"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What serves right now; replaced whole, never changed."""
+
+    model: str
+    primary: int
+    versions: Mapping[int, LoadedVersion]
+    deployment: Deployment | None = None
+    loaded_at: float = field(default_factory=time.time)
+
+    def route(self, key: str) -> Route:
+        if self.deployment is None:
+            return Route(self.primary, "primary")
+        return route(self.deployment, key)
+
+    @property
+    def revision(self) -> int:
+        return self.deployment.revision if self.deployment is not None else 0
+
+
+Loader = Callable[[str, int], LoadedVersion]
+SwapListener = Callable[[Snapshot], None]
+
+
+class VersionPool:
+    """Loads the target's versions, and for a deployment follows its record (hot swap)."""
+
+    def __init__(
+        self,
+        target: str,
+        options: ServingOptions,
+        load: Loader,
+        *,
+        store: Callable[[], DeploymentStore] | None = None,
+        on_swap: SwapListener | None = None,
+    ) -> None:
+        self.options = options
+        self._load = load
+        self._store_factory = store
+        self._on_swap = on_swap
+        self.last_error = ""
+        self._failed: tuple[int, float] | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        ref, self.deployment_name = parse_target(target)
+        if ref is not None:
+            from mlstage.models.api import get_registry_store
+
+            resolved = get_registry_store().resolve(ref)
+            loaded = load(resolved.name, resolved.version)
+            self._current = Snapshot(resolved.name, resolved.version, {resolved.version: loaded})
+        else:
+            deployment = self.store().get_deployment(self.deployment_name)
+            self._current = self._build(deployment, {})
+        if on_swap is not None:
+            on_swap(self._current)
+
+    @property
+    def current(self) -> Snapshot:
+        return self._current
+
+    def store(self) -> DeploymentStore:
+        if self._store_factory is not None:
+            return self._store_factory()
+        from mlstage.serving.deployments import get_deployment_store
+
+        return get_deployment_store()
+
+    def _build(self, deployment: Deployment, have: Mapping[int, LoadedVersion]) -> Snapshot:
+        versions = {
+            v: have[v] if v in have else self._load(deployment.model, v)
+            for v in deployment.versions
+        }
+        return Snapshot(deployment.model, deployment.primary_version, versions, deployment)
+
+    def refresh(self) -> bool:
+        """Read the deployment once; load and swap in a new revision. True if it swapped."""
+        if not self.deployment_name:
+            return False
+        current = self._current
+        deployment = self.store().get_deployment(self.deployment_name)
+        if deployment.revision == current.revision:
+            return False
+        failed = self._failed
+        if failed is not None and failed[0] == deployment.revision and time.monotonic() < failed[1]:
+            return False  # it failed to load: retry it now and then, not on every poll
+        try:
+            fresh = self._build(deployment, current.versions)
+        except Exception as exc:
+            self._report(deployment, exc)
+            return False
+        self._current = fresh  # the swap: one assignment, so every request sees old or new
+        self._failed = None
+        self.last_error = ""
+        log.info(
+            "deployment %s: now serving revision %d (versions %s)",
+            deployment.name,
+            deployment.revision,
+            sorted(fresh.versions),
+        )
+        if self._on_swap is not None:
+            self._on_swap(fresh)
+        return True
+
+    def _report(self, deployment: Deployment, exc: Exception) -> None:
+        detail = exc.message if isinstance(exc, MlstageError) else f"{type(exc).__name__}: {exc}"
+        message = (
+            f"revision {deployment.revision} could not be loaded ({detail}); "
+            f"still serving revision {self._current.revision}"
+        )
+        self.last_error = message
+        retry = max(30.0, 10 * self.options.poll_interval)
+        self._failed = (deployment.revision, time.monotonic() + retry)
+        log.error("deployment %s: %s", deployment.name, message)
+        try:
+            self.store().report_error(deployment.name, deployment.revision, message)
+        except Exception:
+            log.exception("deployment %s: could not report the load failure", deployment.name)
+
+    def start(self) -> None:
+        """Poll the deployment record in a background thread (no-op for a single version)."""
+        if not self.deployment_name or self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._poll, name=f"mlstage-poll-{self.deployment_name}", daemon=True
+        )
+        self._thread.start()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.options.poll_interval):
+            try:
+                self.refresh()
+            except Exception as exc:  # the store is down: keep serving, try again next time
+                log.warning("deployment %s: cannot read the record: %s", self.deployment_name, exc)
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+
+def load_version(
+    options: ServingOptions, executor: Executor, observe: Callable[[str, int], BatchObserver]
+) -> Loader:
+    """The loader services use: ``load_model`` (hash-checked) of ``models:/name/version``."""
+
+    def load(model: str, version: int) -> LoadedVersion:
+        loaded = load_model(f"models:/{model}/{version}")
+        return LoadedVersion(loaded, options, executor, observe(model, version))
+
+    return load

@@ -1,0 +1,269 @@
+"""The request log: every prediction the service makes, written off the request path.
+
+``RequestLogger.log`` appends to an in-memory queue under a lock and returns:
+it never waits on storage and never raises. A full queue drops the record
+and counts it, because a slow object store must never slow predictions. A
+background thread writes the queue in batches, one Parquet file per model
+and UTC day (``request_log_store``), and retries a failed write before
+counting it in ``failed_batches`` and logging an error, so nothing is lost
+silently. ``read_prediction_log`` gives monitoring (issue 8) a window of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlstage.errors import InvalidInput
+from mlstage.models.names import canonical_model_name
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlstage.config import Settings
+    from mlstage.serving.request_log_store import LogFile, SqlPredictionLogStore
+
+log = logging.getLogger(__name__)
+
+ROUTES = ("primary", "candidate", "shadow")
+SERVER_MODE_MESSAGE = "reading prediction logs needs the database; run it where the server runs"
+
+
+@dataclass(slots=True)
+class PredictionRecord:
+    """One row scored by the service, as monitoring reads it back."""
+
+    prediction_id: str
+    timestamp_ms: int
+    model: str
+    version: int
+    deployment: str | None
+    route: str
+    """``primary``, ``candidate`` or ``shadow`` (a shadow's answer was never returned)."""
+    request_key: str | None
+    inputs: dict[str, Any]
+    """One input row, column name to value."""
+    output: Any
+    probabilities: list[float] | None
+    latency_ms: float
+
+
+def _is_http(uri: str) -> bool:
+    return uri.split(":", 1)[0].lower() in ("http", "https")
+
+
+def _open_store(settings: Settings) -> SqlPredictionLogStore:
+    from mlstage.artifacts.store import get_artifact_store
+    from mlstage.serving.request_log_store import SqlPredictionLogStore
+    from mlstage.store.database import get_database
+
+    if _is_http(settings.tracking_uri):
+        raise InvalidInput(SERVER_MODE_MESSAGE)
+    db = get_database(
+        settings.tracking_uri,
+        busy_timeout=settings.sqlite_busy_timeout,
+        synchronous=settings.sqlite_synchronous,
+    )
+    return SqlPredictionLogStore(
+        db, get_artifact_store(settings.artifact_root, settings.s3_endpoint_url)
+    )
+
+
+class RequestLogger:
+    """Queues prediction records and writes them in batches from a background thread.
+
+    ``written``, ``dropped`` and ``failed_batches`` are for ``/metrics``;
+    ``flush()`` writes what is queued now (tests, shutdown); ``close()``
+    flushes and stops the thread, after which ``log`` only counts drops.
+    With an HTTP tracking URI there is no database to index files in yet:
+    every batch is then counted as failed and one error is logged.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        model: str,
+        flush_interval: float = 1.0,
+        max_queue: int = 100_000,
+        batch_rows: int = 10_000,
+        retries: int = 3,
+        retry_delay: float = 0.2,
+    ) -> None:
+        if flush_interval <= 0 or max_queue < 1 or batch_rows < 1 or retries < 0:
+            raise InvalidInput(
+                "request log: flush_interval must be positive, max_queue and batch_rows at "
+                f"least 1, retries at least 0; got {flush_interval}, {max_queue}, "
+                f"{batch_rows}, {retries}"
+            )
+        self.settings = settings
+        self.model = canonical_model_name(model)
+        self.flush_interval = flush_interval
+        self.max_queue = max_queue
+        self.batch_rows = batch_rows
+        self.retries = retries
+        self.retry_delay = retry_delay
+        self.written = 0
+        """Records stored and indexed."""
+        self.dropped = 0
+        """Records refused because the queue was full (or the logger closed)."""
+        self.failed_batches = 0
+        """Files that could not be stored after every retry."""
+        self.failed_records = 0
+        """Records in those files."""
+        self._pending: list[PredictionRecord] = []
+        self._lock = threading.Lock()
+        self._write_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._stopping = False
+        self._store: SqlPredictionLogStore | None = None
+        self._reported_permanent = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"mlstage-request-log-{self.model}", daemon=True
+        )
+        self._thread.start()
+        self._finalizer = weakref.finalize(self, RequestLogger._at_exit, weakref.ref(self))
+
+    # -- the request path ------------------------------------------------------------------
+
+    def log(self, record: PredictionRecord) -> None:
+        """Queue ``record``; a full queue drops it (counted in ``dropped``). Never blocks on I/O."""
+        with self._lock:
+            if self._closed or len(self._pending) >= self.max_queue:
+                self.dropped += 1
+                return
+            self._pending.append(record)
+            full = len(self._pending) >= self.batch_rows
+        if full:
+            self._wake.set()
+
+    @property
+    def queued(self) -> int:
+        """Records waiting to be written."""
+        return len(self._pending)
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write everything queued now; returns once it is stored (or counted as failed)."""
+        self._drain()
+
+    def close(self, timeout: float | None = None) -> None:
+        """Flush and stop the background thread; further records are dropped. Idempotent."""
+        with self._lock:
+            self._closed = True
+            self._stopping = True
+        self._wake.set()
+        if self._thread.is_alive() and threading.current_thread() is not self._thread:
+            self._thread.join(timeout)
+        self._drain()
+
+    @staticmethod
+    def _at_exit(ref: weakref.ref[RequestLogger]) -> None:
+        logger = ref()
+        if logger is not None:
+            logger.close(timeout=10.0)
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self.flush_interval)
+            self._wake.clear()
+            stopping = self._stopping
+            try:
+                self._drain()
+            except Exception:  # the writer must outlive any surprise
+                log.exception("request log writer for model %r failed", self.model)
+            if stopping:
+                return
+
+    def _drain(self) -> None:
+        """Write the queue one batch at a time, so memory stays bounded while storage is slow."""
+        with self._write_lock:
+            while True:
+                with self._lock:
+                    batch = self._pending[: self.batch_rows]
+                    del self._pending[: self.batch_rows]
+                if not batch:
+                    return
+                self._write_batch(batch)
+
+    def _write_batch(self, batch: list[PredictionRecord]) -> None:
+        from mlstage.serving.request_log_store import prepare_file, split_by_day
+
+        for day, records in split_by_day(batch).items():
+            try:
+                file = prepare_file(self.model, day, records)
+            except Exception:
+                self._failed(len(records), "could not be encoded", exc_info=True)
+                continue
+            if self._store_with_retries(file):
+                self.written += file.rows
+
+    def _store_with_retries(self, file: LogFile) -> bool:
+        delay = self.retry_delay
+        for attempt in range(self.retries + 1):
+            try:
+                if self._store is None:
+                    self._store = _open_store(self.settings)
+                self._store.write_file(file)
+                return True
+            except InvalidInput as exc:  # server mode, or a setting that retrying cannot fix
+                self._failed(file.rows, f"could not be stored: {exc}", once=True)
+                return False
+            except Exception as exc:
+                if attempt == self.retries:
+                    self._failed(file.rows, f"failed {attempt + 1} times: {exc}", exc_info=True)
+                    return False
+                log.warning(
+                    "request log for model %r: write failed (%s); retrying in %.1fs",
+                    self.model,
+                    exc,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(delay * 2, 5.0)
+        return False
+
+    def _failed(self, rows: int, why: str, *, exc_info: bool = False, once: bool = False) -> None:
+        self.failed_batches += 1
+        self.failed_records += rows
+        if once and self._reported_permanent:
+            return  # the same cause every time: said once, the counters carry the rest
+        self._reported_permanent = self._reported_permanent or once
+        log.error(
+            "request log for model %r: a batch of %d prediction(s) %s",
+            self.model,
+            rows,
+            why,
+            exc_info=exc_info,
+        )
+
+
+def read_prediction_log(
+    model: str,
+    *,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    settings: Settings | None = None,
+) -> pd.DataFrame:
+    """Every logged prediction of ``model`` with ``since_ms <= timestamp < until_ms``.
+
+    Columns: prediction_id, timestamp (ms since the epoch, UTC), model,
+    version, deployment, route, request_key, ``input.<col>`` for the union of
+    inputs ever logged (null where a row lacked one), output, probabilities
+    (lists), latency_ms; oldest first. Files are chosen by day from the
+    index and read through the artifact store, so their hashes are checked.
+    Needs the database: with an HTTP tracking URI (server mode) it raises
+    ``InvalidInput``; run it where the server runs.
+    """
+    from mlstage.config import get_settings
+
+    settings = settings or get_settings()
+    if since_ms is not None and until_ms is not None and until_ms < since_ms:
+        raise InvalidInput(f"until_ms ({until_ms}) is before since_ms ({since_ms})")
+    return _open_store(settings).read(canonical_model_name(model), since_ms, until_ms)
