@@ -396,6 +396,7 @@ def test_health_ready_and_metrics(churn_versions: list[int], serve: Serve) -> No
         'mlstage_serving_request_seconds_count{endpoint="/predict"} 2.0',
         'mlstage_serving_loaded_versions{model="churn",version="2"} 1.0',
         "mlstage_serving_request_log_dropped 0.0",
+        "mlstage_serving_request_log_failed 0.0",
     ]
     for line in expected:
         assert line in text, line

@@ -106,6 +106,7 @@ class PredictionService:
             _request_logger(settings, self.pool.current.model) if options.log_requests else None
         )
         self.metrics.log_dropped.set_function(lambda: getattr(self.logger, "dropped", 0))
+        self.metrics.log_failed.set_function(lambda: getattr(self.logger, "failed_records", 0))
         self._background: set[asyncio.Future[Any]] = set()
         self.closed = False
         self.pool.start()

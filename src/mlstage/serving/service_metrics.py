@@ -100,6 +100,11 @@ class ServiceMetrics:
             "Prediction records the request log dropped because its queue was full",
             registry=r,
         )
+        self.log_failed = Gauge(
+            "mlstage_serving_request_log_failed",
+            "Prediction records the request log could not store, after retries",
+            registry=r,
+        )
 
     def batch_observer(self, model: str, version: int) -> Callable[[int, int, float], None]:
         """The batcher's callback for one version, with its label children bound once."""
