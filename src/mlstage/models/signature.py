@@ -120,18 +120,35 @@ def enforce(signature: Signature, data: Any) -> Any:
     import pandas as pd
 
     frame, _ = as_frame(data)
-    frame.columns = [str(c) for c in frame.columns]
+    if not all(isinstance(c, str) for c in frame.columns):
+        frame.columns = [str(c) for c in frame.columns]
     missing = [c for c in signature.input_names if c not in frame.columns]
     if missing:
         shown = ", ".join(repr(c) for c in sorted(missing)[:5])
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         raise InvalidInput(f"input is missing column(s) {shown}{more}")
-    frame = frame[signature.input_names].copy()
+    # Columns already of the right kind pass through untouched; one frame is
+    # built at the end (assigning column by column costs more than predicting).
+    columns = {}
     for spec in signature.inputs:
-        frame[spec.name] = _coerce_column(spec, frame[spec.name], pd)
+        series = frame[spec.name]
+        columns[spec.name] = series if _fits(spec, series, pd) else _coerce_column(spec, series, pd)
+    result = pd.DataFrame(columns, index=frame.index, copy=False)
     if signature.input_kind == "array":
-        return frame.to_numpy()
-    return frame
+        return result.to_numpy()
+    return result
+
+
+def _fits(spec: ColumnSpec, series: pd.Series, pd: Any) -> bool:
+    """True when the column needs no conversion: the right dtype, and nulls only if allowed."""
+    dtype = series.dtype
+    if spec.type == "float":
+        kind_ok = pd.api.types.is_float_dtype(dtype)
+    elif spec.type == "integer":
+        kind_ok = pd.api.types.is_integer_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+    else:
+        return False
+    return bool(kind_ok and (spec.nullable or not series.isna().any()))
 
 
 def _coerce_column(spec: ColumnSpec, series: pd.Series, pd: Any) -> pd.Series:

@@ -60,12 +60,16 @@ class SklearnFlavor:
         data = files.get(MODEL_FILE)
         if data is None:
             raise InvalidInput(f"the model has no {MODEL_FILE}; it is not a scikit-learn model")
+        from skops.io.exceptions import UntrustedTypesFoundException
+
         trusted = set(VETTED_TYPES) | set(settings.model_trusted_types)
-        untrusted = [t for t in skops.io.get_untrusted_types(data=data) if t not in trusted]
-        if untrusted:
-            raise InvalidInput(
-                f"the model file holds types that are not trusted: {', '.join(sorted(untrusted))}. "
-                "If you trust them, an administrator can add them to the model_trusted_types "
-                "setting"
-            )
-        return skops.io.loads(data, trusted=sorted(trusted))
+        try:
+            # loads refuses untrusted types itself: the file is parsed once on success.
+            return skops.io.loads(data, trusted=sorted(trusted))
+        except UntrustedTypesFoundException:
+            untrusted = [t for t in skops.io.get_untrusted_types(data=data) if t not in trusted]
+        raise InvalidInput(
+            f"the model file holds types that are not trusted: {', '.join(sorted(untrusted))}. "
+            "If you trust them, an administrator can add them to the model_trusted_types "
+            "setting"
+        )
