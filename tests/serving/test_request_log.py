@@ -1,36 +1,51 @@
-"""The request log: written off the request path in batches, read back by model and time window."""
+"""The request log: written off the request path in batches, read back by model and time window.
+
+The storage tests run on each backend: SQLite, PostgreSQL, and ``http``, a
+real platform server over the project's SQLite store that the logger
+uploads to and the reader downloads from.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
-from mlstage import config
+from mlstage import config, http_client
 from mlstage.artifacts.store import ArtifactStore
 from mlstage.config import Settings
-from mlstage.errors import IntegrityError, InvalidInput
+from mlstage.errors import IntegrityError, InvalidInput, Unavailable
+from mlstage.server.app import create_app
+from mlstage.server.testing import start_server
 from mlstage.serving.request_log import PredictionRecord, RequestLogger, read_prediction_log
-from mlstage.serving.request_log_store import SqlPredictionLogStore
+from mlstage.serving.request_log_store import LogFile, SqlPredictionLogStore, read_window
 from mlstage.store import tables as t
 from mlstage.store.database import get_database
 
+LOGGER = "mlstage.serving.request_log"
 DAY_MS = 86_400_000
 T0 = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def settings(request: pytest.FixtureRequest, project: Path) -> Settings:
-    """Settings of a fresh project, its metadata on each database."""
-    if request.param == "postgres":
-        url = request.getfixturevalue("postgres_url")
-        return config.load_settings(start=project, tracking_uri=url)
-    return config.load_settings(start=project)
+@pytest.fixture
+def settings(backend: str) -> Settings:
+    """Settings of a fresh project, its metadata on each backend (``http``: through a server)."""
+    return config.get_settings()
+
+
+@pytest.fixture
+def database_uri(backend: str, project: Path, settings: Settings) -> str:
+    """The database the index lives in: for ``http``, the server's (the project's SQLite)."""
+    if backend == "http":
+        return config.load_settings(start=project).tracking_uri
+    return settings.tracking_uri
 
 
 def record(
@@ -53,8 +68,8 @@ def record(
     )
 
 
-def index_rows(settings: Settings) -> list[Any]:
-    db = get_database(settings.tracking_uri)
+def index_rows(database_uri: str) -> list[Any]:
+    db = get_database(database_uri)
     with db.read() as conn:
         return list(
             conn.execute(t.prediction_logs.select().order_by(t.prediction_logs.c.min_timestamp))
@@ -62,7 +77,7 @@ def index_rows(settings: Settings) -> list[Any]:
 
 
 def test_records_from_eight_threads_read_back_exactly_while_a_reader_reads(
-    settings: Settings,
+    settings: Settings, database_uri: str
 ) -> None:
     logger = RequestLogger(settings, model="churn", flush_interval=0.05, batch_rows=700)
     logged: dict[str, PredictionRecord] = {}
@@ -134,7 +149,7 @@ def test_records_from_eight_threads_read_back_exactly_while_a_reader_reads(
             assert row["input.tenure"] != row["input.tenure"]  # NaN: that row had no tenure
         else:
             assert row["input.tenure"] == rec.inputs["tenure"]
-    assert sum(r.rows for r in index_rows(settings)) == 10_000
+    assert sum(r.rows for r in index_rows(database_uri)) == 10_000
 
 
 def test_a_full_queue_drops_records_and_never_blocks(
@@ -142,9 +157,9 @@ def test_a_full_queue_drops_records_and_never_blocks(
 ) -> None:
     original = SqlPredictionLogStore.write_file
 
-    def slow_write(self: SqlPredictionLogStore, file: Any) -> None:
-        time.sleep(0.3)
-        original(self, file)
+    def slow_write(self: SqlPredictionLogStore, file: Any) -> Any:
+        time.sleep(0.3)  # on the http backend, the server's store is the slow one
+        return original(self, file)
 
     monkeypatch.setattr(SqlPredictionLogStore, "write_file", slow_write)
     logger = RequestLogger(settings, model="churn", flush_interval=0.01, max_queue=20)
@@ -163,7 +178,10 @@ def test_a_full_queue_drops_records_and_never_blocks(
 
 
 def test_a_failing_artifact_store_is_retried_then_counted(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    settings: Settings,
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     calls = {"n": 0}
     failures = {"left": 2}
@@ -195,21 +213,25 @@ def test_a_failing_artifact_store_is_retried_then_counted(
     logger.close()
     assert calls["n"] == 3
     assert (logger.written, logger.failed_batches, logger.failed_records) == (50, 1, 30)
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == LOGGER]
     assert len(errors) == 1
     assert "30 prediction(s)" in errors[0].getMessage()
-    assert "object store is down" in errors[0].getMessage()
+    # The server keeps the cause to its own log and answers a bare 500.
+    cause = "internal server error" if backend == "http" else "object store is down"
+    assert cause in errors[0].getMessage()
     assert len(read_prediction_log("churn", settings=settings)) == 50
 
 
-def test_window_filters_by_timestamp_and_files_are_per_day(settings: Settings) -> None:
+def test_window_filters_by_timestamp_and_files_are_per_day(
+    settings: Settings, database_uri: str
+) -> None:
     logger = RequestLogger(settings, model="churn")
     stamps = [T0 - 1000, T0, T0 + 5, T0 + DAY_MS - 1, T0 + DAY_MS, T0 + 2 * DAY_MS + 7]
     for i, ts in enumerate(stamps):
         logger.log(record(i, ts=ts))
     logger.close()
 
-    assert [(r.day, r.rows) for r in index_rows(settings)] == [
+    assert [(r.day, r.rows) for r in index_rows(database_uri)] == [
         ("2025-12-31", 1),
         ("2026-01-01", 3),
         ("2026-01-02", 1),
@@ -246,12 +268,15 @@ def test_inputs_whose_types_differ_between_files_read_back_together(settings: Se
     assert frame["input.age"].isna().tolist() == [False, True, False]
 
 
-def test_reading_checks_each_file_against_its_hash(settings: Settings) -> None:
+def test_reading_checks_each_file_against_its_hash(
+    settings: Settings, database_uri: str, project: Path
+) -> None:
     logger = RequestLogger(settings, model="churn")
     logger.log(record(0))
     logger.close()
-    (row,) = index_rows(settings)
-    blob = Path(settings.artifact_root) / "sha256" / row.sha256[:2] / row.sha256[2:4] / row.sha256
+    (row,) = index_rows(database_uri)
+    root = config.load_settings(start=project).artifact_root  # the server's, for http
+    blob = Path(root) / "sha256" / row.sha256[:2] / row.sha256[2:4] / row.sha256
     blob.write_bytes(blob.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(IntegrityError, match="corrupt"):
         read_prediction_log("churn", settings=settings)
@@ -267,7 +292,7 @@ def test_files_go_to_an_s3_artifact_root(project: Path, s3_server: str, s3_root:
         logger.log(record(i))
     logger.close()
     assert (logger.written, logger.failed_batches) == (100, 0)
-    shas = [r.sha256 for r in index_rows(settings)]
+    shas = [r.sha256 for r in index_rows(settings.tracking_uri)]
     assert len(shas) == 3  # 40 + 40 + 20
     fs = fsspec.filesystem("s3", client_kwargs={"endpoint_url": s3_server})
     for sha in shas:
@@ -277,20 +302,106 @@ def test_files_go_to_an_s3_artifact_root(project: Path, s3_server: str, s3_root:
     assert frame["input.sepal_length"].notna().all()
 
 
-def test_server_mode_counts_failures_and_reading_says_where_to_run(
-    project: Path, caplog: pytest.LogCaptureFixture
+def test_an_unreachable_server_counts_each_batch_once_and_reading_says_so(
+    project: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
+    monkeypatch.setattr(http_client, "_jitter", lambda delay: 0.0)  # no waiting between retries
     settings = config.load_settings(start=project, tracking_uri="http://127.0.0.1:9")
-    logger = RequestLogger(settings, model="churn")
-    for batch in range(3):
+    logger = RequestLogger(settings, model="churn", retries=1, retry_delay=0.0)
+    for batch in range(2):
         logger.log(record(batch))
         logger.flush()
     logger.close()
-    assert (logger.written, logger.failed_batches, logger.failed_records) == (0, 3, 3)
-    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
-    assert len(errors) == 1  # one cause, said once
-    with pytest.raises(InvalidInput, match="needs the database; run it where the server runs"):
+    assert (logger.written, logger.failed_batches, logger.failed_records) == (0, 2, 2)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == LOGGER]
+    assert len(errors) == 2
+    assert "did not answer POST /api/v1/prediction-logs" in errors[0].getMessage()
+    with pytest.raises(Unavailable, match="did not answer GET /api/v1/prediction-logs"):
         read_prediction_log("churn", settings=settings)
+
+
+def test_a_file_over_the_servers_body_limit_is_split_until_it_fits(project: Path) -> None:
+    server_settings = config.load_settings(start=project)
+    base_url, stop = start_server(
+        server_settings, app=create_app(server_settings, max_body_bytes=12_000)
+    )
+    try:
+        settings = config.load_settings(start=project, tracking_uri=base_url)
+        logger = RequestLogger(settings, model="churn", batch_rows=1_000)
+        logged = [record(i) for i in range(400)]
+        for rec in logged:
+            logger.log(rec)
+        logger.close()
+        assert (logger.written, logger.failed_batches) == (400, 0)
+        frame = read_prediction_log("churn", settings=settings)
+    finally:
+        stop()
+    assert list(frame["prediction_id"]) == [r.prediction_id for r in logged]
+    rows = index_rows(server_settings.tracking_uri)
+    assert len(rows) > 1
+    assert sum(r.rows for r in rows) == 400
+
+
+def test_one_record_over_the_servers_limit_is_counted_as_failed(
+    project: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    server_settings = config.load_settings(start=project)
+    base_url, stop = start_server(
+        server_settings, app=create_app(server_settings, max_body_bytes=8_000)
+    )
+    try:
+        settings = config.load_settings(start=project, tracking_uri=base_url)
+        logger = RequestLogger(settings, model="churn")
+        logger.log(record(0, inputs={"text": os.urandom(10_000).hex()}))  # ~10 kB compressed
+        logger.log(record(1))
+        logger.close()
+    finally:
+        stop()
+    assert (logger.written, logger.failed_batches, logger.failed_records) == (1, 1, 1)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR and r.name == LOGGER]
+    assert "over the limit of 8000 bytes" in errors[0].getMessage()
+
+
+def test_an_upload_whose_answer_was_lost_is_sent_again_and_indexed_once(project: Path) -> None:
+    from mlstage.serving.http_request_log import HttpPredictionLogStore
+    from mlstage.serving.request_log_store import prepare_file
+
+    server_settings = config.load_settings(start=project)
+    base_url, stop = start_server(server_settings)
+    sent: list[str] = []
+
+    class AnswerLostOnce(httpx.HTTPTransport):
+        """Delivers every request; the first upload's answer never comes back."""
+
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            response = super().handle_request(request)
+            sent.append(request.method)
+            if request.method == "POST" and sent.count("POST") == 1:
+                response.read()
+                response.close()
+                raise httpx.ReadError("connection reset while reading the answer")
+            return response
+
+    settings = config.load_settings(start=project, tracking_uri=base_url)
+    store = HttpPredictionLogStore(
+        base_url, settings, client=httpx.Client(transport=AnswerLostOnce()), retry_delays=[0.0]
+    )
+    try:
+        records = [record(i) for i in range(5)]
+        file: LogFile = prepare_file("churn", "2026-01-01", records)
+        entry, created = store.write_file(file)
+        again, created_again = store.write_file(file)
+        frame = read_window(store, "churn", None, None)
+    finally:
+        store.close()
+        stop()
+    assert sent[:2] == ["POST", "POST"]  # the same upload twice over the wire
+    assert (created, created_again) == (False, False)  # the first attempt had created it
+    assert entry == again
+    assert entry.sha256 == file.sha256
+    (row,) = index_rows(server_settings.tracking_uri)
+    assert (row.file_id, row.rows) == (file.file_id, 5)
+    assert list(frame["prediction_id"]) == [r.prediction_id for r in records]
 
 
 def test_closed_logger_drops_and_close_is_idempotent(settings: Settings) -> None:

@@ -17,7 +17,14 @@ from mlstage.server.deps import StoreProvider
 from mlstage.server.errors import install_error_handlers
 from mlstage.server.limits import BodyLimitMiddleware, LimitRule
 from mlstage.server.responses import NanJSONResponse
-from mlstage.server.routers import artifacts, deployments, health, registry, tracking
+from mlstage.server.routers import (
+    artifacts,
+    deployments,
+    health,
+    prediction_logs,
+    registry,
+    tracking,
+)
 
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
 """Limit of any request body but artifact uploads: a full log-batch is well under 1 MiB."""
@@ -57,6 +64,7 @@ def create_app(
     app.include_router(artifacts.build_router())
     app.include_router(registry.build_router())
     app.include_router(deployments.build_router())
+    app.include_router(prediction_logs.build_router())
     open_routes = unprotected_routes(app)
     if open_routes:
         raise RuntimeError(

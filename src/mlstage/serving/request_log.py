@@ -7,6 +7,11 @@ background thread writes the queue in batches, one Parquet file per model
 and UTC day (``request_log_store``), and retries a failed write before
 counting it in ``failed_batches`` and logging an error, so nothing is lost
 silently. ``read_prediction_log`` gives monitoring (issue 8) a window of it.
+
+Where the files go follows the tracking URI: with a database, into the
+artifact store and the ``prediction_logs`` table directly; with an
+``http(s)://`` URI (a team server), uploaded to the platform server, which
+checks and indexes them the same way (``http_request_log``).
 """
 
 from __future__ import annotations
@@ -18,19 +23,20 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from mlstage.errors import InvalidInput
+from mlstage.errors import Forbidden, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from mlstage.models.names import canonical_model_name
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from mlstage.config import Settings
-    from mlstage.serving.request_log_store import LogFile, SqlPredictionLogStore
+    from mlstage.serving.request_log_store import LogFile, PredictionLogStore
 
 log = logging.getLogger(__name__)
 
 ROUTES = ("primary", "candidate", "shadow")
-SERVER_MODE_MESSAGE = "reading prediction logs needs the database; run it where the server runs"
+_PERMANENT = (InvalidInput, NotFound, Unauthorized, Forbidden)
+"""Failures retrying cannot fix: a bad setting, a refused file, an old or locked server."""
 
 
 @dataclass(slots=True)
@@ -56,13 +62,16 @@ def _is_http(uri: str) -> bool:
     return uri.split(":", 1)[0].lower() in ("http", "https")
 
 
-def _open_store(settings: Settings) -> SqlPredictionLogStore:
+def _open_store(settings: Settings) -> PredictionLogStore:
+    """The store the tracking URI names: the platform server, or the database itself."""
+    if _is_http(settings.tracking_uri):
+        from mlstage.serving.http_request_log import HttpPredictionLogStore
+
+        return HttpPredictionLogStore.shared(settings.tracking_uri, settings)
     from mlstage.artifacts.store import get_artifact_store
     from mlstage.serving.request_log_store import SqlPredictionLogStore
     from mlstage.store.database import get_database
 
-    if _is_http(settings.tracking_uri):
-        raise InvalidInput(SERVER_MODE_MESSAGE)
     db = get_database(
         settings.tracking_uri,
         busy_timeout=settings.sqlite_busy_timeout,
@@ -79,8 +88,9 @@ class RequestLogger:
     ``written``, ``dropped`` and ``failed_batches`` are for ``/metrics``;
     ``flush()`` writes what is queued now (tests, shutdown); ``close()``
     flushes and stops the thread, after which ``log`` only counts drops.
-    With an HTTP tracking URI there is no database to index files in yet:
-    every batch is then counted as failed and one error is logged.
+    With an HTTP tracking URI each file is uploaded to the server; a file the
+    server finds too large is split in halves and sent again, so a server
+    with a smaller body limit still gets every record.
     """
 
     def __init__(
@@ -121,7 +131,7 @@ class RequestLogger:
         self._wake = threading.Event()
         self._closed = False
         self._stopping = False
-        self._store: SqlPredictionLogStore | None = None
+        self._store: PredictionLogStore | None = None
         self._reported_permanent = False
         self._thread = threading.Thread(
             target=self._run, name=f"mlstage-request-log-{self.model}", daemon=True
@@ -193,18 +203,37 @@ class RequestLogger:
                 self._write_batch(batch)
 
     def _write_batch(self, batch: list[PredictionRecord]) -> None:
-        from mlstage.serving.request_log_store import prepare_file, split_by_day
+        from mlstage.serving.request_log_store import split_by_day
 
         for day, records in split_by_day(batch).items():
-            try:
-                file = prepare_file(self.model, day, records)
-            except Exception:
-                self._failed(len(records), "could not be encoded", exc_info=True)
-                continue
-            if self._store_with_retries(file):
-                self.written += file.rows
+            self._write_day(day, records)
+
+    def _write_day(self, day: str, records: list[PredictionRecord]) -> None:
+        from mlstage.serving.request_log_store import prepare_file
+
+        try:
+            file = prepare_file(self.model, day, records)
+        except Exception:
+            self._failed(len(records), "could not be encoded", exc_info=True)
+            return
+        try:
+            stored = self._store_with_retries(file)
+        except PayloadTooLarge as exc:
+            if len(records) == 1:
+                self._failed(1, f"could not be stored: {exc}")
+                return
+            half = len(records) // 2
+            self._write_day(day, records[:half])
+            self._write_day(day, records[half:])
+            return
+        if stored:
+            self.written += file.rows
 
     def _store_with_retries(self, file: LogFile) -> bool:
+        """Store ``file``; ``False`` once it failed every attempt (counted and logged).
+
+        Raises ``PayloadTooLarge`` for the caller to split the file.
+        """
         delay = self.retry_delay
         for attempt in range(self.retries + 1):
             try:
@@ -212,7 +241,9 @@ class RequestLogger:
                     self._store = _open_store(self.settings)
                 self._store.write_file(file)
                 return True
-            except InvalidInput as exc:  # server mode, or a setting that retrying cannot fix
+            except PayloadTooLarge:
+                raise
+            except _PERMANENT as exc:
                 self._failed(file.rows, f"could not be stored: {exc}", once=True)
                 return False
             except Exception as exc:
@@ -257,13 +288,15 @@ def read_prediction_log(
     version, deployment, route, request_key, ``input.<col>`` for the union of
     inputs ever logged (null where a row lacked one), output, probabilities
     (lists), latency_ms; oldest first. Files are chosen by day from the
-    index and read through the artifact store, so their hashes are checked.
-    Needs the database: with an HTTP tracking URI (server mode) it raises
-    ``InvalidInput``; run it where the server runs.
+    index and each is checked against the sha256 it records, whether read
+    from the artifact store or, with an HTTP tracking URI, downloaded from
+    the platform server.
     """
     from mlstage.config import get_settings
+    from mlstage.serving.request_log_store import read_window
 
     settings = settings or get_settings()
     if since_ms is not None and until_ms is not None and until_ms < since_ms:
         raise InvalidInput(f"until_ms ({until_ms}) is before since_ms ({since_ms})")
-    return _open_store(settings).read(canonical_model_name(model), since_ms, until_ms)
+    store = _open_store(settings)
+    return read_window(store, canonical_model_name(model), since_ms, until_ms)
