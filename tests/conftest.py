@@ -22,6 +22,9 @@ from mlstage.store.database import Database, reset_databases
 from mlstage.tracking.sql_store import SqlTrackingStore
 
 REQUIRE_ALL = os.environ.get("MLSTAGE_REQUIRE_ALL") == "1"
+# In-process test clients call apps as http://testserver: let that host through the
+# server's Host allow-list (tests of the allow-list set their own).
+os.environ.setdefault("MLSTAGE_ALLOWED_HOSTS", "127.0.0.1,localhost,::1,testserver")
 POSTGRES_URL = os.environ.get(
     "MLSTAGE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )

@@ -71,6 +71,14 @@ class Settings:
     """Rows waiting for one model version; past it, requests get 503 at once (load shedding)."""
     deployment_poll_interval: float = 2.0
     """Seconds between a prediction service's reads of its deployment record (hot swap)."""
+    auth_required: bool = False
+    """Make the server require a token or a signed-in session on every route but the public ones."""
+    allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
+    """Host names the server answers to (``*`` for any); others get 403 (DNS rebinding)."""
+    login_max_failures: int = 5
+    """Failed sign-ins for one user name within ``login_window`` before 429 (an address gets 4x)."""
+    login_window: float = 900.0
+    """Seconds over which failed sign-ins are counted."""
     project_root: str = ""
     """Folder holding mlstage.toml (or the working directory)."""
     project: Mapping[str, Any] = field(default_factory=dict)

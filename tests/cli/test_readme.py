@@ -170,6 +170,8 @@ def test_every_setting_is_documented_with_its_env_var_and_default() -> None:
         assert f"`MLSTAGE_{field.name.upper()}`" in row
         default = getattr(defaults, field.name)
         shown = str(default).lower() if isinstance(default, bool) else str(default)
+        if isinstance(default, tuple):
+            shown = ",".join(default)  # as the environment variable takes it
         if default not in ("", (), None):
             assert f"`{shown}`" in row, f"{field.name}: default {shown!r} not in {row!r}"
 

@@ -107,7 +107,7 @@ def test_the_parquet_type_may_carry_parameters(api: httpx.Client) -> None:
 def test_an_upload_over_the_body_limit_is_413(
     server_settings: Settings, client_for: Any, tmp_path: Path
 ) -> None:
-    small = client_for(create_app(server_settings, max_body_bytes=2048))
+    small = client_for(create_app(server_settings, max_body_bytes=2048, max_upload_bytes=2048))
     data = log_file(50)
     assert len(data) > 2048
     response = upload(small, data)

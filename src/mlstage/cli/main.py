@@ -12,7 +12,21 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from mlstage.cli import build, demo, deploy, experiments, init, models, predict, runs, serve, server
+from mlstage.cli import (
+    audit,
+    build,
+    demo,
+    deploy,
+    experiments,
+    init,
+    models,
+    predict,
+    runs,
+    serve,
+    server,
+    tokens,
+    users,
+)
 from mlstage.errors import InvalidInput, MlstageError
 
 EXIT_ERROR = 1
@@ -52,6 +66,9 @@ app.command("server")(server.server)
 app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.command("build")(build.build)
+app.add_typer(users.app, name="users")
+app.add_typer(tokens.app, name="tokens")
+app.command("audit")(audit.audit)
 
 
 def _version(value: bool) -> None:

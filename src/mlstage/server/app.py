@@ -12,7 +12,8 @@ from fastapi import FastAPI
 
 from mlstage import __version__
 from mlstage.config import Settings, get_settings
-from mlstage.server.auth import unprotected_routes
+from mlstage.server import ui
+from mlstage.server.auth import install_auth, unprotected_routes
 from mlstage.server.deps import StoreProvider
 from mlstage.server.errors import install_error_handlers
 from mlstage.server.limits import BodyLimitMiddleware, LimitRule
@@ -57,14 +58,19 @@ def create_app(
     app.state.settings = settings
     app.state.stores = StoreProvider(settings)
     install_error_handlers(app)
-    upload = LimitRule("PUT", artifacts.UPLOAD_PATH, max_upload_bytes)
-    app.add_middleware(BodyLimitMiddleware, default=max_body_bytes, rules=[upload])
+    uploads = [
+        LimitRule("PUT", artifacts.UPLOAD_PATH, max_upload_bytes),
+        LimitRule("POST", prediction_logs.UPLOAD_PATH, max_upload_bytes),
+    ]
+    app.add_middleware(BodyLimitMiddleware, default=max_body_bytes, rules=uploads)
     app.include_router(health.router)
     app.include_router(tracking.router)
     app.include_router(artifacts.build_router())
     app.include_router(registry.build_router())
     app.include_router(deployments.build_router())
     app.include_router(prediction_logs.build_router())
+    app.include_router(ui.build_router())  # the web UI at /, last: its paths are the widest
+    install_auth(app, settings)
     open_routes = unprotected_routes(app)
     if open_routes:
         raise RuntimeError(

@@ -86,6 +86,8 @@ def settings_environment(settings: Settings) -> dict[str, str]:
         if field.name in ("project_root", "project", "tracking_token"):
             continue
         value = getattr(settings, field.name)
+        if isinstance(value, tuple):
+            value = ",".join(value)  # read back as a comma-separated list
         if value not in ("", None):
             env[f"MLSTAGE_{field.name.upper()}"] = str(value)
     return env

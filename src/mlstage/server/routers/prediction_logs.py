@@ -14,6 +14,7 @@ synchronous.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -32,6 +33,9 @@ from mlstage.serving.request_log_store import (
     check_file_id,
     check_log_file,
 )
+
+UPLOAD_PATH = re.compile(r"/api/v1/prediction-logs$")
+"""Uploads may be as large as artifact uploads (``server_max_upload_bytes``)."""
 
 
 class PredictionLogFileList(BaseModel):
