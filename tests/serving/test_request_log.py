@@ -323,7 +323,8 @@ def test_an_unreachable_server_counts_each_batch_once_and_reading_says_so(
 def test_a_file_over_the_servers_body_limit_is_split_until_it_fits(project: Path) -> None:
     server_settings = config.load_settings(start=project)
     base_url, stop = start_server(
-        server_settings, app=create_app(server_settings, max_body_bytes=12_000)
+        server_settings,
+        app=create_app(server_settings, max_body_bytes=12_000, max_upload_bytes=12_000),
     )
     try:
         settings = config.load_settings(start=project, tracking_uri=base_url)
@@ -347,7 +348,8 @@ def test_one_record_over_the_servers_limit_is_counted_as_failed(
 ) -> None:
     server_settings = config.load_settings(start=project)
     base_url, stop = start_server(
-        server_settings, app=create_app(server_settings, max_body_bytes=8_000)
+        server_settings,
+        app=create_app(server_settings, max_body_bytes=8_000, max_upload_bytes=8_000),
     )
     try:
         settings = config.load_settings(start=project, tracking_uri=base_url)
