@@ -28,7 +28,7 @@ from mlstage.server.errors import ErrorResponse, install_error_handlers, mlstage
 from mlstage.server.limits import BodyLimitMiddleware
 from mlstage.serving import codecs
 from mlstage.serving.options import ServingOptions
-from mlstage.serving.pool import LoadedVersion
+from mlstage.serving.pool import LoadedVersion, freeze_heap
 from mlstage.serving.service import Answer, PredictionService
 from mlstage.serving.service_metrics import MetricsMiddleware
 from mlstage.serving.validation import InvalidRows
@@ -363,6 +363,7 @@ def create_serving_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        freeze_heap()
         yield
         service.close()
 

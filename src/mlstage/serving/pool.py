@@ -11,6 +11,7 @@ serving and the error is reported on the deployment.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -83,6 +84,20 @@ def _as_list(output: Any) -> list[Any]:
     if hasattr(output, "tolist"):
         return list(output.tolist())
     return list(output)
+
+
+def freeze_heap() -> None:
+    """Move every object alive now (the loaded models above all) out of the collector's sight.
+
+    A full collection walks every tracked object; with a forest's thousands of
+    objects in the heap, that walk lands on random requests as a p99 spike of
+    tens of milliseconds. Objects loaded once and kept are never garbage, so
+    they are frozen after start-up and after each swap (``gc.freeze``); a swap
+    unfreezes first, so the versions it replaced can be collected.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
 
 
 class LoadedVersion:
@@ -237,6 +252,7 @@ class VersionPool:
         )
         if self._on_swap is not None:
             self._on_swap(fresh)
+        freeze_heap()
         return True
 
     def _report(self, deployment: Deployment, exc: Exception) -> None:
