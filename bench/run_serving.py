@@ -151,6 +151,8 @@ def command_name(pid: int) -> str:
 
 def short_name(command: str) -> str:
     """``mlstage``, ``mlflow``, ``uvicorn``, or ``worker`` for a multiprocessing child."""
+    if "resource_tracker" in command:
+        return "resource tracker"
     if "multiprocessing" in command:
         return "worker (spawned)"
     words = command.split(" ")
@@ -507,28 +509,25 @@ def profile_mlstage(service: Service, body: Path, args: argparse.Namespace) -> d
     results: dict[str, Any] = {}
     for conns, mode in ((1, "gil"), (args.concurrency, "gil"), (args.concurrency, "all")):
         extra = ["--gil"] if mode == "gil" else []
-        if True:  # one sampled run each
-            raw = out / f"c{conns}-{mode}.txt"
-            cmd = [
-                py_spy, "record", "--pid", str(pid), "--duration", str(args.seconds + 1),
-                "--rate", "500", "--format", "raw", "--output", str(raw), "--nonblocking",
-                *extra,
-            ]  # fmt: skip
-            rt.wait_for_quiet()
-            spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-            time.sleep(0.5)
-            load = run_wrk(service, body, conns, args.seconds)
-            spy.wait(timeout=args.seconds + 30)
-            summary = pyspy_summary.summarize(raw, 25) if raw.exists() else {}
-            results[f"c{conns}-{mode}"] = {
-                "load": load,
-                "file": str(raw.relative_to(REPO)),
-                "summary": summary,
-            }
-            top = ", ".join(
-                f"{v:.0%} {k}" for k, v in list(summary.get("categories", {}).items())[:4]
-            )
-            log(f"  py-spy c{conns} {mode}: {load['rps']:,.0f} req/s under py-spy; {top}")
+        raw = out / f"c{conns}-{mode}.txt"
+        cmd = [
+            py_spy, "record", "--pid", str(pid), "--duration", str(args.seconds + 1),
+            "--rate", "500", "--format", "raw", "--output", str(raw), "--nonblocking",
+            *extra,
+        ]  # fmt: skip
+        rt.wait_for_quiet()
+        spy = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        time.sleep(0.5)
+        load = run_wrk(service, body, conns, args.seconds)
+        spy.wait(timeout=args.seconds + 30)
+        summary = pyspy_summary.summarize(raw, 25) if raw.exists() else {}
+        results[f"c{conns}-{mode}"] = {
+            "load": load,
+            "file": str(raw.relative_to(REPO)),
+            "summary": summary,
+        }
+        top = ", ".join(f"{v:.0%} {k}" for k, v in list(summary.get("categories", {}).items())[:4])
+        log(f"  py-spy c{conns} {mode}: {load['rps']:,.0f} req/s under py-spy; {top}")
     return results
 
 
@@ -540,6 +539,7 @@ def run_probe(
     args: argparse.Namespace,
     variants: str,
     connections: int,
+    seconds: int,
 ) -> dict[str, Any]:
     """bench/serving/overhead_probe.py: the service as shipped beside variants with one part
     swapped out; every collection of the oldest generation is logged (``BENCH_GC_LOG``)."""
@@ -549,7 +549,7 @@ def run_probe(
     cmd = [
         str(python), str(HELPERS / "overhead_probe.py"), "drive",
         "--variants", variants, "--body", str(body), "--connections", str(connections),
-        "--rounds", str(args.rounds), "--seconds", str(min(args.seconds, 5)),
+        "--rounds", str(args.rounds), "--seconds", str(seconds), "--quiet-wait", "3",
         "--output", str(output),
     ]  # fmt: skip
     rt.wait_for_quiet()
@@ -693,6 +693,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
         stub = f"{probe['stub']['p50_ms']:.2f} ms"
         row("4b. the service alone, one row (model stubbed): p50", stub, "-", "-", "-", "-", "-")
 
+    summary.sort(key=lambda r: r["figure"].split(" ", 1)[0])  # 1. 2. 2b. 3. 4. 4b.
     add("## Serving: `mlstage serve` vs `mlflow models serve`")
     add("")
     add(
@@ -727,11 +728,28 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
         "the goal is checked against `predict_proba` alone. Against `predict_proba` + `predict` "
         f"(two walks of the forest, which the service does not make) the difference is "
         f"{ms2(overhead_brief)}, which says nothing about the service; against its own model "
-        f"step it is {ms2(overhead_score)}: HTTP, routing, validation, JSON and the request "
-        f"log. MLflow's pyfunc `predict` on the same row in-process: {ms2(mft['pyfunc_predict'])}, "
-        f"so its overhead at concurrency 1 is {ms2(mf['c1_p50'] - mft['pyfunc_predict'])}."
+        f"step it is {ms2(overhead_score)}. MLflow's pyfunc `predict` on the same row "
+        f"in-process: {ms2(mft['pyfunc_predict'])}, so its overhead at concurrency 1 is "
+        f"{ms2(mf['c1_p50'] - mft['pyfunc_predict'])}."
     )
     add("")
+    ps = results.get("probe", {}).get("summary", {})
+    if all(k in ps for k in ("real", "inline", "stub")):
+        step = (mt["service_score"] - mt["proba"]) * 1000
+        hand = ps["real"]["p50_ms"] - ps["inline"]["p50_ms"]
+        stub = ps["stub"]["p50_ms"]
+        rest = overhead * 1000 - step - hand - stub
+        add(
+            f"Where figure 4's {ms2(overhead)} goes: ~{step:.2f} ms is the model step's own "
+            "work around `predict_proba` (the DataFrame built from the checked rows, argmax, "
+            f"lists; in-process, above); ~{hand:.2f} ms the hand-off to the predict thread and "
+            "back (figure 4b: as shipped minus the model step run on the event loop, same probe "
+            f"run); ~{stub:.2f} ms everything outside the model step (figure 4b: the p50 with "
+            "the model stubbed: HTTP, routing, validation, JSON, ids, metrics, request log, and "
+            f"wrk and the loopback too); {rest:+.2f} ms is left (noise between the separate "
+            "measurements, the predict thread waiting for the GIL)."
+        )
+        add("")
     probe = results.get("probe")
     names = {
         "real": "as shipped",
@@ -749,7 +767,8 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
             "4b. The service's own cost measured directly (`bench/serving/overhead_probe.py`): "
             "the app and uvicorn set-up of `mlstage serve`, one process each, with one part "
             f"swapped out; `wrk -t1 -c1`, medians of {args.rounds} runs of "
-            f"{min(args.seconds, 4)} s, the variants alternating. With the model stubbed, the "
+            f"{min(args.seconds, 4)} s, the variants alternating (up to 3 s wait for quiet "
+            "before each run). With the model stubbed, the "
             "latency is everything but the model: HTTP, routing, validation, JSON, ids, metrics "
             "and the request log, plus wrk and the loopback."
         )
@@ -940,9 +959,11 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
     add("")
     if results.get("profile") and "error" not in results["profile"]:
         add(
-            "py-spy profile of mlstage (1 worker) under load (`--profile`: 500 samples/s, "
-            "one more run at each concurrency while sampled; `all`: every thread's samples, "
-            "`gil`: only the thread holding the GIL). Share of samples:"
+            "py-spy profile of mlstage (1 worker) under load (`--profile`: 500 samples/s during "
+            "one more run each; `gil`: only the thread holding the GIL, i.e. where the CPU "
+            "time of Python goes; `all`: every thread, waiting ones included, i.e. where the "
+            "threads spend their time). Share of samples, each sample counted in the part of "
+            "its deepest frame that belongs to one (`bench/serving/pyspy_summary.py`):"
         )
         add("")
         keys = list(results["profile"])
@@ -1142,12 +1163,13 @@ def main() -> int:
         if not args.no_probe:
             log(f"4b. overhead probe ({args.probe_variants}), concurrency 1")
             results["probe"] = run_probe(
-                mlstage_py, ml_env, ml_dir, bodies["mlstage_row"], args, args.probe_variants, 1
-            )
+                mlstage_py, ml_env, ml_dir, bodies["mlstage_row"], args, args.probe_variants, 1,
+                min(args.seconds, 4),
+            )  # fmt: skip
             log(f"2b. garbage-collection probe ({args.gc_variants}), concurrency 8")
             results["probe_gc"] = run_probe(
                 mlstage_py, ml_env, ml_dir, bodies["mlstage_row"], args, args.gc_variants,
-                args.concurrency,
+                args.concurrency, min(args.seconds, 5),
             )  # fmt: skip
         if args.profile:
             log("profiling mlstage (1 worker) under load with py-spy")

@@ -146,6 +146,29 @@ def wait_ready(port: int, timeout: float = 60) -> None:
     raise RuntimeError(f"variant on port {port} not ready")
 
 
+def busy_fraction(interval: float = 0.5) -> float:
+    """Share of the machine's CPU time spent busy over ``interval`` (/proc/stat)."""
+
+    def times() -> tuple[int, int]:
+        with open("/proc/stat", encoding="utf-8") as fh:
+            values = [int(x) for x in fh.readline().split()[1:]]
+        return sum(values), values[3] + values[4]
+
+    total0, idle0 = times()
+    time.sleep(interval)
+    total1, idle1 = times()
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_for_quiet(threshold: float = 0.25, max_wait: float = 5.0) -> float:
+    """Wait (a little) until other processes leave the CPUs mostly idle; the busy share seen."""
+    deadline = time.monotonic() + max_wait
+    busy = busy_fraction()
+    while busy > threshold and time.monotonic() < deadline:
+        busy = busy_fraction()
+    return busy
+
+
 def wrk(port: int, body: str, seconds: int, connections: int) -> dict[str, Any]:
     env = {**os.environ, "BENCH_BODY": body, "BENCH_MAX_REQUESTS": "0"}
     cmd = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(HERE / "report.lua"),
@@ -175,7 +198,9 @@ def drive(args: argparse.Namespace) -> None:
         samples: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
         for r in range(args.rounds):
             for v in variants if r % 2 == 0 else list(reversed(variants)):
+                busy = wait_for_quiet(max_wait=args.quiet_wait)
                 res = wrk(procs[v][1], args.body, args.seconds, args.connections)
+                res["busy_before"] = busy
                 samples[v].append(res)
                 lat = res["latency_us"]
                 print(
@@ -213,6 +238,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=4)
     parser.add_argument("--connections", type=int, default=1)
     parser.add_argument("--output", default="")
+    parser.add_argument(
+        "--quiet-wait", type=float, default=5.0, help="at most this long before each run"
+    )
     args = parser.parse_args()
     if args.mode == "serve":
         serve(args.variant, args.port)

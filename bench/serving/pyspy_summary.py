@@ -20,7 +20,10 @@ from typing import Any
 # the root of every request's stack, so matching the whole stack would say little.
 CATEGORIES: list[tuple[str, tuple[str, ...]]] = [
     ("model: predict_proba (scikit-learn)", ("ForestClassifier.predict_proba",)),
-    ("model step: the rest (DataFrame, argmax, lists)", ("LoadedVersion.score",)),
+    (
+        "model step: the rest (DataFrame, argmax, lists)",
+        ("LoadedVersion.score", "RowChecker.build"),
+    ),
     ("request log writer (background thread)", ("RequestLogger._run", "RequestLogger._drain")),
     ("request log: queueing records", ("PredictionService._log", "RequestLogger.log")),
     (
