@@ -8,12 +8,16 @@ variant with ``wrk -t1 -c1`` (the variants alternate, --rounds runs each):
 - ``nolog``: request log off (``ServingOptions(log_requests=False)``).
 - ``inline``: the model step runs on the event-loop thread instead of the
   predict thread pool (no hand-off between threads).
+- ``threads1``: one predict thread (``ServingOptions(predict_threads=1)``) instead of
+  the default pool, whose threads take the model calls in turn.
 - ``nogc``: Python's cyclic garbage collector off once the app is built
   (``gc.freeze()`` + ``gc.disable()``; a diagnosis, not a setting to ship);
   ``nolog-nogc``: both.
 - ``gcfreeze``: ``gc.freeze()`` once the app and the model are loaded: the
   collector keeps running, but its full collections no longer walk the
   ~220,000 objects of start-up (imports, the app, the model).
+- ``nofreeze``: mlstage's own ``freeze_heap`` (if this version has it) made a
+  no-op, to compare with the service as shipped.
 - ``stub``: ``LoadedVersion.score`` answers with a precomputed result: no
   model at all, so the latency is the service's own cost (HTTP, routing,
   validation, JSON, ids, metrics, request log) plus wrk and loopback.
@@ -47,8 +51,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = [
-    "real", "nolog", "inline", "gcfreeze", "nogc", "nolog-nogc", "stub", "stub-nolog",
-    "stub-inline",
+    "real", "nolog", "inline", "threads1", "gcfreeze", "nofreeze", "nogc", "nolog-nogc",
+    "stub", "stub-nolog", "stub-inline",
 ]  # fmt: skip
 
 
@@ -75,6 +79,13 @@ def serve(variant: str, port: int) -> None:
     from mlstage.serving.options import ServingOptions
     from mlstage.serving.pool import LoadedVersion
 
+    if "nofreeze" in variant:
+        import mlstage.serving.app as app_module
+        import mlstage.serving.pool as pool_module
+
+        for module in (app_module, pool_module):
+            if hasattr(module, "freeze_heap"):
+                module.freeze_heap = lambda: None  # type: ignore[attr-defined]
     if "inline" in variant:
         service_module.ThreadPoolExecutor = lambda *a, **k: InlineExecutor()  # type: ignore
     if variant.startswith("stub"):
@@ -90,7 +101,11 @@ def serve(variant: str, port: int) -> None:
 
         LoadedVersion.score = stub_score  # type: ignore[method-assign]
     settings = get_settings()
-    options = ServingOptions.from_settings(settings, log_requests="nolog" not in variant)
+    options = ServingOptions.from_settings(
+        settings,
+        log_requests="nolog" not in variant,
+        predict_threads=1 if "threads1" in variant else None,
+    )
     app = create_serving_app("bench@champion", settings, options)
     if os.environ.get("BENCH_GC_LOG"):
         watch_gc(os.environ["BENCH_GC_LOG"] + f".{variant}")
@@ -194,6 +209,8 @@ def drive(args: argparse.Namespace) -> None:
             procs[v] = (proc, port)
         for _, port in procs.values():
             wait_ready(port)
+        measuring_from = time.time()
+        for _, port in procs.values():
             wrk(port, args.body, 1, 1)  # warm-up
         samples: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
         for r in range(args.rounds):
@@ -219,7 +236,11 @@ def drive(args: argparse.Namespace) -> None:
             summary[v] = {"rps": rps, "p50_ms": p50, "p99_ms": p99}
             print(f"| {v} | {rps:,.0f} | {p50:.2f} ms | {p99:.2f} ms |")
         if args.output:
-            Path(args.output).write_text(json.dumps({"summary": summary, "samples": samples}))
+            Path(args.output).write_text(
+                json.dumps(
+                    {"summary": summary, "samples": samples, "measuring_from": measuring_from}
+                )
+            )
     finally:
         for proc, _ in procs.values():
             if proc.poll() is None:
