@@ -585,27 +585,6 @@ def render(results: dict, args: argparse.Namespace) -> tuple[str, list[dict]]:
     return "\n".join(lines), summary
 
 
-def write_markdown(section: str) -> None:
-    """Replace the registry section of BENCHMARKS.md, or append it; other sections stay."""
-    block = f"{BEGIN}\n{section}\n{END}"
-    if BENCHMARKS_MD.exists():
-        text = BENCHMARKS_MD.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            _, tail = rest.split(END, 1)
-            text = head + block + tail
-        else:
-            text = text.rstrip("\n") + "\n\n" + block + "\n"
-    else:
-        text = (
-            "# Benchmarks\n\n"
-            "mlstage side by side with its peers, both measured on the same machine in the same "
-            "run. Each section is written by its script in `bench/`; run the script again to "
-            "refresh it.\n\n" + block + "\n"
-        )
-    BENCHMARKS_MD.write_text(text, encoding="utf-8")
-
-
 # -- main ------------------------------------------------------------------------------
 
 
@@ -705,7 +684,7 @@ def main() -> int:
     raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
     log(f"raw samples: {raw.relative_to(REPO)}")
     if not args.no_write:
-        write_markdown(section)
+        rt.write_markdown(section, BEGIN, END)
         log(f"wrote {BENCHMARKS_MD.relative_to(REPO)} (registry section)")
     print()
     print("| figure | mlstage | MLflow | ratio | goal | result |")

@@ -735,13 +735,17 @@ def render(results: dict, args: argparse.Namespace) -> tuple[str, list[dict]]:
     return "\n".join(lines), summary
 
 
-def write_markdown(section: str) -> None:
-    block = f"{BEGIN}\n{section}\n{END}"
+def write_markdown(section: str, begin: str = BEGIN, end: str = END) -> None:
+    """Replace the section between ``begin`` and ``end`` of BENCHMARKS.md, or append it.
+
+    Every benchmark script writes its own section through this; the others stay.
+    """
+    block = f"{begin}\n{section}\n{end}"
     if BENCHMARKS_MD.exists():
         text = BENCHMARKS_MD.read_text(encoding="utf-8")
-        if BEGIN in text and END in text:
-            head, rest = text.split(BEGIN, 1)
-            _, tail = rest.split(END, 1)
+        if begin in text and end in text:
+            head, rest = text.split(begin, 1)
+            _, tail = rest.split(end, 1)
             text = head + block + tail
         else:
             text = text.rstrip("\n") + "\n\n" + block + "\n"
