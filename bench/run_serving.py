@@ -553,10 +553,11 @@ def run_probe(
         "--output", str(output),
     ]  # fmt: skip
     rt.wait_for_quiet()
+    timing = folder / f"{name}-timing"
     done = subprocess.run(
         cmd,
         cwd=folder,
-        env={**env, "BENCH_GC_LOG": str(gc_log)},
+        env={**env, "BENCH_GC_LOG": str(gc_log), "BENCH_TIMING_LOG": str(timing)},
         capture_output=True,
         text=True,
         timeout=600,
@@ -568,14 +569,23 @@ def run_probe(
             log(f"  probe c{connections} {line}")
     result: dict[str, Any] = json.loads(output.read_text(encoding="utf-8"))
     result["connections"] = connections
+    timed = Path(f"{timing}.timed")
+    if timed.exists():
+        result["timed"] = json.loads(timed.read_text(encoding="utf-8"))
+        log(
+            f"  probe c{connections} inside the service: model step "
+            f"{ms2(result['timed']['model_step'])}, predict_proba "
+            f"{ms2(result['timed']['predict_proba'])} (medians of the last "
+            f"{result['timed']['n']:,} calls)"
+        )
     result["gc"] = {}
     for variant in variants.split(","):
         path = Path(f"{gc_log}.{variant}")
         lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
-        # "<time> gen2 <ms> ms collected <n> tracked <n>"; the first line of a frozen variant
-        # is the explicit collection before gc.freeze(), at start-up, before any request
-        if variant in ("gcfreeze", "nogc", "nolog-nogc") and lines:
-            lines = lines[1:]
+        # "<time> gen2 <ms> ms collected <n> tracked <n>"; collections before the first
+        # request (start-up, the explicit one before gc.freeze()) are left out
+        since = float(result.get("measuring_from", 0))
+        lines = [ln for ln in lines if float(ln.split()[0]) >= since]
         result["gc"][variant] = [
             {"ms": float(ln.split()[2]), "tracked": int(ln.split()[-1])} for ln in lines
         ]
@@ -682,13 +692,33 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
         ms2(overhead), "-", w2("c1_p50", lambda v: ms2(v - mt["proba"])), "-", "< 1 ms",
         v_over)  # fmt: skip
     gc_summary = results.get("probe_gc", {}).get("summary", {})
-    if "real" in gc_summary and "gcfreeze" in gc_summary:
-        a, b = gc_summary["real"]["p99_ms"], gc_summary["gcfreeze"]["p99_ms"]
+    if "real" in gc_summary and len(gc_summary) > 1:
+        other = next(k for k in gc_summary if k != "real")
+        gp = results["probe_gc"]
+
+        def worst(key: str) -> float:
+            return max(s["latency_us"]["p99"] for s in gp["samples"][key]) / 1000
+
+        def pause(key: str) -> str:
+            seen = gp.get("gc", {}).get(key, [])
+            return f"{max(g['ms'] for g in seen):.0f} ms" if seen else "none"
+
+        a, b = gc_summary["real"]["p99_ms"], gc_summary[other]["p99_ms"]
+        label = {"nofreeze": "without its gc.freeze()", "gcfreeze": "with gc.freeze() added"}
         row(
-            "2b. p99 at concurrency 8, probe: as shipped / with gc.freeze() after start-up",
-            f"{a:.1f} ms / {b:.1f} ms", "-", "-", "-", "-", "-",
+            f"2b. p99 at concurrency 8, probe: as shipped / {label.get(other, other)} "
+            "(median of the runs; worst run; longest full collection)",
+            f"{a:.1f} / {b:.1f} ms; {worst('real'):.1f} / {worst(other):.1f} ms; "
+            f"{pause('real')} / {pause(other)}", "-", "-", "-", "-", "-",
         )  # fmt: skip
     probe = results.get("probe", {}).get("summary", {})
+    timed = results.get("probe", {}).get("timed")
+    if timed and "timed" in probe:
+        inside = probe["timed"]["p50_ms"] - timed["predict_proba"] * 1000
+        row(
+            "4c. overhead against the model's time inside the service (probe `timed`)",
+            f"{inside:.2f} ms", "-", "-", "-", "-", "-",
+        )  # fmt: skip
     if "stub" in probe:
         stub = f"{probe['stub']['p50_ms']:.2f} ms"
         row("4b. the service alone, one row (model stubbed): p50", stub, "-", "-", "-", "-", "-")
@@ -734,31 +764,60 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
     )
     add("")
     ps = results.get("probe", {}).get("summary", {})
-    if all(k in ps for k in ("real", "inline", "stub")):
+    timed = results.get("probe", {}).get("timed")
+    if timed and "timed" in ps:
+        p50 = ps["timed"]["p50_ms"]
+        step = timed["model_step"] * 1000
+        proba = timed["predict_proba"] * 1000
+        inproc = mt["proba"] * 1000
+        pools = results["model_time"].get("pools", {})
+        pool_note = ""
+        if "pool_1" in pools and "pool_2" in pools:
+            pool_note = (
+                " (in-process too, without mlstage, the same call takes "
+                f"{pools['pool_1'] * 1000:.2f} ms from a pool of one thread and "
+                f"{pools['pool_2'] * 1000:.2f} ms from a pool of two threads taking turns)"
+            )
+        add(
+            f"Where figure 4's {ms2(overhead)} goes, from inside the service (figure 4b, variant "
+            f"`timed`: the service as shipped with its model calls timed; p50 {p50:.2f} ms): "
+            f"`predict_proba` on one row takes {proba:.2f} ms there against {inproc:.2f} ms back "
+            f"to back in-process, so {proba - inproc:+.2f} ms of the overhead is the model "
+            "itself running slower between requests than in a tight loop"
+            + pool_note
+            + "; the model step around it (DataFrame "
+            f"from the checked rows, argmax, lists) adds {step - proba:.2f} ms; everything "
+            f"outside the model step (HTTP, routing, validation, JSON, ids, metrics, request "
+            f"log, the hand-off to the predict thread and back, wrk and the loopback) "
+            f"{p50 - step:.2f} ms. Against the model's time inside the service, the overhead "
+            f"is {p50 - proba:.2f} ms."
+        )
+        add("")
+    elif all(k in ps for k in ("real", "inline", "stub")):
         step = (mt["service_score"] - mt["proba"]) * 1000
         hand = ps["real"]["p50_ms"] - ps["inline"]["p50_ms"]
         stub = ps["stub"]["p50_ms"]
         rest = overhead * 1000 - step - hand - stub
         add(
             f"Where figure 4's {ms2(overhead)} goes: ~{step:.2f} ms is the model step's own "
-            "work around `predict_proba` (the DataFrame built from the checked rows, argmax, "
-            f"lists; in-process, above); ~{hand:.2f} ms the hand-off to the predict thread and "
-            "back (figure 4b: as shipped minus the model step run on the event loop, same probe "
-            f"run); ~{stub:.2f} ms everything outside the model step (figure 4b: the p50 with "
-            "the model stubbed: HTTP, routing, validation, JSON, ids, metrics, request log, and "
-            f"wrk and the loopback too); {rest:+.2f} ms is left (noise between the separate "
-            "measurements, the predict thread waiting for the GIL)."
+            "work around `predict_proba` (DataFrame, argmax, lists; in-process); "
+            f"~{hand:.2f} ms the hand-off to the predict thread and back (figure 4b); "
+            f"~{stub:.2f} ms everything outside the model step (figure 4b, model stubbed); "
+            f"{rest:+.2f} ms is left."
         )
         add("")
     probe = results.get("probe")
     names = {
         "real": "as shipped",
+        "timed": "as shipped, model calls timed inside (`timed`)",
         "nolog": "request log off",
         "inline": "model step on the event loop (no thread hand-off)",
         "stub": "model step stubbed (a precomputed answer, no model)",
         "stub-nolog": "model step stubbed, request log off",
         "stub-inline": "model step stubbed, no thread hand-off",
-        "gcfreeze": "`gc.freeze()` once the app and the model are loaded",
+        "gcfreeze": "`gc.freeze()` added once the app and the model are loaded",
+        "nofreeze": "mlstage's `freeze_heap` patched out (no `gc.freeze()`)",
+        "threads1": "one predict thread instead of the pool of 4",
         "nogc": "garbage collector off (a diagnosis)",
         "nolog-nogc": "request log off, garbage collector off",
     }
@@ -788,15 +847,23 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
             f"2b. Where the tail at concurrency {args.concurrency} comes from (the same probe, "
             f"`wrk -t1 -c{args.concurrency}`, medians of {args.rounds} runs of "
             f"{min(args.seconds, 5)} s, the variants alternating). Every collection of Python's "
-            "oldest generation was logged (`gc.callbacks`): such a collection walks every "
-            "object in the process and stops both the event loop and the predict thread "
-            "while it runs. `gc.freeze()` after start-up moves the objects of imports, app and "
-            "model out of the collector's way."
+            "oldest generation after the first request was logged (`gc.callbacks`): such a "
+            "collection walks every object the collector tracks and stops both the event loop "
+            "and the predict thread while it runs; without `gc.freeze()` after start-up that "
+            "is the ~240,000 objects of the imports, the app and the model. mlstage freezes "
+            "its heap after start-up and after each swap (`freeze_heap` in "
+            "`serving/pool.py`); the `nofreeze` variant patches that out."
         )
         add("")
-        add("| variant | requests/s | p50 | p99 | full collections during the runs |")
-        add("|---|---|---|---|---|")
+        add(
+            "| variant | requests/s | p50 | p99 | p99 of each run "
+            "| full collections during the runs |"
+        )
+        add("|---|---|---|---|---|---|")
         for key, value in gc_probe["summary"].items():
+            each_p99 = ", ".join(
+                f"{s['latency_us']['p99'] / 1000:.1f}" for s in gc_probe["samples"][key]
+            )
             seen = gc_probe["gc"].get(key, [])
             pauses = "none"
             if seen:
@@ -805,7 +872,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
                 pauses = f"{len(seen)}: {each} ms, over up to {most:,} objects"
             add(
                 f"| {names.get(key, key)} | {value['rps']:,.0f} | {value['p50_ms']:.2f} ms | "
-                f"{value['p99_ms']:.2f} ms | {pauses} |"
+                f"{value['p99_ms']:.2f} ms | {each_p99} ms | {pauses} |"
             )
         add("")
 
@@ -990,6 +1057,20 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
     return "\n".join(lines), summary
 
 
+def render_only() -> int:
+    """The section again from the last published run's raw results, nothing measured."""
+    raw = RESULTS / "serving.json"
+    results = json.loads(raw.read_text(encoding="utf-8"))
+    rt.NETWORK_ATTEMPTS[:] = results.get("network_attempts", [])
+    rt.QUIET["budget"] = results.get("args", {}).get("quiet_budget", rt.QUIET["budget"])
+    section, table = render(results, argparse.Namespace(**results["args"]))
+    results["table"] = table
+    raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    rt.write_markdown(section, BEGIN, END)
+    log(f"rewrote the serving section of {BENCHMARKS_MD.relative_to(REPO)} from {raw.name}")
+    return 0
+
+
 # -- main ------------------------------------------------------------------------------
 
 
@@ -1006,19 +1087,26 @@ def main() -> int:
     parser.add_argument("--no-probe", action="store_true", help="skip the overhead probe")
     parser.add_argument(
         "--probe-variants",
-        default="real,inline,stub,stub-nolog",
+        default="real,timed,inline,stub,stub-nolog",
         help="variants of bench/serving/overhead_probe.py to run (figure 4b)",
     )
     parser.add_argument(
         "--gc-variants",
-        default="real,gcfreeze",
+        default="real,nofreeze",
         help="variants of bench/serving/overhead_probe.py at concurrency 8 (figure 2b)",
     )
     parser.add_argument("--profile", action="store_true", help="py-spy the mlstage service")
     parser.add_argument("--py-spy", default=None, help="path to py-spy")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder")
     parser.add_argument("--no-write", action="store_true", help="leave BENCHMARKS.md alone")
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="rewrite the section from bench/results/serving.json (after editing the report)",
+    )
     args = parser.parse_args()
+    if args.render_only:
+        return render_only()
     rt.QUIET["budget"] = args.quiet_budget
     if shutil.which("wrk") is None:
         raise SystemExit("wrk not found: apt-get install -y wrk")

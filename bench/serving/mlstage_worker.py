@@ -85,7 +85,9 @@ def scenario_model_time(args: dict) -> dict:
       forest it takes the predicted class as the argmax of the probabilities);
     - ``service_score``: the service's own model step, ``LoadedVersion.score`` on one checked
       row (DataFrame built from the row, ``predict_proba``, argmax, lists);
-    - ``proba_8``: ``predict_proba`` on 8 rows (one micro-batch at concurrency 8).
+    - ``proba_8``: ``predict_proba`` on 8 rows (one micro-batch at concurrency 8);
+    - ``pools``: ``predict_proba`` run from a thread pool of 1 thread, and of 2 threads
+      taking the calls in turn.
     """
     import statistics
     from concurrent.futures import ThreadPoolExecutor
@@ -122,7 +124,26 @@ def scenario_model_time(args: dict) -> dict:
                 call()
                 times[key].append(clock() - t)
         answer = version.score(row)
+    # The same call from a thread pool, as a service makes it: with one thread, and with two
+    # threads that take the calls in turn (the pool's threads are all started first).
+    pools: dict[str, float] = {}
+    for threads in (1, 2):
+        with ThreadPoolExecutor(threads) as pool:
+            for started in [pool.submit(time.sleep, 0.05) for _ in range(threads)]:
+                started.result()
+
+            def in_pool() -> float:
+                t = clock()
+                model.predict_proba(frame)
+                return clock() - t
+
+            for _ in range(20):
+                pool.submit(in_pool).result()
+            pools[f"pool_{threads}"] = statistics.median(
+                pool.submit(in_pool).result() for _ in range(n // 3)
+            )
     return {
+        "pools": pools,
         "n": n,
         "median": {k: statistics.median(v) for k, v in times.items()},
         "p90": {k: sorted(v)[int(0.9 * len(v))] for k, v in times.items()},

@@ -5,6 +5,9 @@ factory, the same uvicorn config), with one part swapped out, and measures each
 variant with ``wrk -t1 -c1`` (the variants alternate, --rounds runs each):
 
 - ``real``: the service as it ships (the baseline; figure 1 of run_serving.py).
+- ``timed``: as shipped, with the model step and the model's ``predict_proba``
+  timed inside the service (``perf_counter`` around each call); the medians go
+  to ``$BENCH_TIMING_LOG.timed`` every second.
 - ``nolog``: request log off (``ServingOptions(log_requests=False)``).
 - ``inline``: the model step runs on the event-loop thread instead of the
   predict thread pool (no hand-off between threads).
@@ -51,7 +54,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = [
-    "real", "nolog", "inline", "threads1", "gcfreeze", "nofreeze", "nogc", "nolog-nogc",
+    "real", "timed", "nolog", "inline", "threads1", "gcfreeze", "nofreeze", "nogc", "nolog-nogc",
     "stub", "stub-nolog", "stub-inline",
 ]  # fmt: skip
 
@@ -79,6 +82,8 @@ def serve(variant: str, port: int) -> None:
     from mlstage.serving.options import ServingOptions
     from mlstage.serving.pool import LoadedVersion
 
+    if variant == "timed":
+        time_model_steps(os.environ.get("BENCH_TIMING_LOG", "timing") + ".timed")
     if "nofreeze" in variant:
         import mlstage.serving.app as app_module
         import mlstage.serving.pool as pool_module
@@ -107,6 +112,8 @@ def serve(variant: str, port: int) -> None:
         predict_threads=1 if "threads1" in variant else None,
     )
     app = create_serving_app("bench@champion", settings, options)
+    if variant == "timed":
+        time_model_calls(app)
     if os.environ.get("BENCH_GC_LOG"):
         watch_gc(os.environ["BENCH_GC_LOG"] + f".{variant}")
     if "nogc" in variant or "gcfreeze" in variant:
@@ -118,6 +125,68 @@ def serve(variant: str, port: int) -> None:
             gc.disable()
     config = build_config(app, "127.0.0.1", port, log_level="warning", access_log=False)
     uvicorn.Server(config).run()
+
+
+STEPS: Any = None
+CALLS: Any = None
+
+
+def time_model_steps(path: str) -> None:
+    """Time every model step (``LoadedVersion.score``, patched before the app binds it) and,
+    with ``time_model_calls``, every ``predict_proba``; the medians go to ``path``."""
+    global STEPS, CALLS
+    import collections
+    import threading
+
+    from mlstage.serving.pool import LoadedVersion
+
+    steps: collections.deque[float] = collections.deque(maxlen=5000)
+    calls: collections.deque[float] = collections.deque(maxlen=5000)
+    STEPS, CALLS = steps, calls
+    real_score = LoadedVersion.score
+
+    def score(self: LoadedVersion, rows: list[Any]) -> Any:
+        t0 = time.perf_counter()
+        try:
+            return real_score(self, rows)
+        finally:
+            steps.append(time.perf_counter() - t0)
+
+    LoadedVersion.score = score  # type: ignore[method-assign]
+
+    def report() -> None:
+        while True:
+            time.sleep(1.0)
+            if steps and calls:
+                Path(path).write_text(
+                    json.dumps(
+                        {
+                            "n": len(steps),
+                            "model_step": statistics.median(list(steps)),
+                            "predict_proba": statistics.median(list(calls)),
+                        }
+                    ),
+                    encoding="utf-8",
+                )
+
+    threading.Thread(target=report, name="bench-timing", daemon=True).start()
+
+
+def time_model_calls(app: Any) -> None:
+    """Wrap each served model's ``predict_proba`` (after the app loaded it) with a timer."""
+    calls = CALLS
+    for version in app.state.service.pool.current.versions.values():
+        model = version.loaded.model
+        real_proba = model.predict_proba
+
+        def predict_proba(x: Any, _real: Any = real_proba) -> Any:
+            t0 = time.perf_counter()
+            try:
+                return _real(x)
+            finally:
+                calls.append(time.perf_counter() - t0)
+
+        model.predict_proba = predict_proba
 
 
 def watch_gc(path: str) -> None:
