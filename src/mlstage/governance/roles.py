@@ -152,13 +152,25 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ("POST", "/logout"): _a("session.logout", "viewer", "session", audited=False),
 }
 
+SERVING_ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
+    # prediction services (``mlstage serve``): asking for predictions is a read of the model;
+    # the request log records every prediction, so the audit log does not repeat them.
+    ("POST", "/predict"): _a("prediction.predict", "viewer", "model", audited=False),
+    ("POST", "/v2/models/{name}/infer"): _a("prediction.infer", "viewer", "model", audited=False),
+    ("POST", "/v2/models/{name}/versions/{version}/infer"): _a(
+        "prediction.infer", "viewer", "model", audited=False
+    ),
+    ("POST", "/features/online"): _a("features.lookup", "viewer", "feature_view", audited=False),
+}
+"""The prediction service's own routes (a separate app, so a separate table)."""
+
 READ = Action("read", "viewer", "", audited=False)
 UNMAPPED = Action("unmapped", "admin", "", audited=True)
 
 
 def action_for(method: str, path: str) -> Action:
     """The action of a route (its path template); reads need a viewer, unknown writes an admin."""
-    found = ROUTE_ACTIONS.get((method, path))
+    found = ROUTE_ACTIONS.get((method, path)) or SERVING_ROUTE_ACTIONS.get((method, path))
     if found is not None:
         return found
     return READ if method in SAFE_METHODS else UNMAPPED

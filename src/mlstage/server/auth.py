@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import fastapi.routing
 from fastapi import FastAPI, Request
@@ -95,6 +95,14 @@ def principal_of(identity: Identity, via: str) -> Principal:
     )
 
 
+class IdentitySource(Protocol):
+    """Where credentials are checked: the governance store, or a platform server."""
+
+    def identify_token(self, secret: str) -> Identity | None: ...
+
+    def identify_session(self, cookie: str) -> Identity | None: ...
+
+
 class TokenAuthenticator:
     """Bearer tokens and UI session cookies, checked against the governance store.
 
@@ -103,7 +111,7 @@ class TokenAuthenticator:
     (revocation in this process), other processes notice within the TTL.
     """
 
-    def __init__(self, store: Callable[[], GovernanceStore], ttl: float = CACHE_SECONDS) -> None:
+    def __init__(self, store: Callable[[], IdentitySource], ttl: float = CACHE_SECONDS) -> None:
         self.store = store
         self.ttl = ttl
         self._cache: dict[str, tuple[float, Principal | None]] = {}

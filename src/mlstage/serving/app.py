@@ -24,6 +24,7 @@ from mlstage import __version__
 from mlstage.config import Settings, get_settings
 from mlstage.errors import MlstageError
 from mlstage.server.auth import is_protected, live_routes, require_principal
+from mlstage.serving.auth import install_serving_auth
 from mlstage.server.errors import ErrorResponse, install_error_handlers, mlstage_error_response
 from mlstage.server.limits import BodyLimitMiddleware
 from mlstage.serving import codecs
@@ -376,6 +377,7 @@ def create_serving_app(
     )
     app.state.service = service
     app.state.settings = settings
+    install_serving_auth(app, settings)
     _install_handlers(app, service)
     public, protected = _build_routes(service)
     _include_page(app, service, protected)
