@@ -23,6 +23,7 @@ MODEL_NAME = "bench"
 ALIAS = "champion"
 ARTIFACT = "model"
 MODEL_FILE = "model.skops"  # the scikit-learn model, written once by the runner's "train" step
+PICKLE_FILE = "model.pkl"  # the same model pickled, for the no-checks floor only (never a tool's)
 ROW_FILE = "row.json"
 N_FEATURES = 20
 N_TREES = 100
@@ -56,6 +57,7 @@ def train(folder: str) -> dict[str, Any]:
     """The model both tools save: a random forest of 100 trees on 20 features, skops file."""
     import hashlib
     import json
+    import pickle
 
     import skops.io
     from sklearn.datasets import make_classification
@@ -67,6 +69,7 @@ def train(folder: str) -> dict[str, Any]:
     model = RandomForestClassifier(n_estimators=N_TREES, random_state=SEED, n_jobs=1).fit(x, y)
     data = skops.io.dumps(model)
     Path(folder, MODEL_FILE).write_bytes(data)
+    Path(folder, PICKLE_FILE).write_bytes(pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL))
     row = [float(v) for v in x[0]]
     example = [[float(v) for v in r] for r in x[:5]]
     expected = int(model.predict(x[:1])[0])

@@ -4,7 +4,9 @@ The runner sets MLSTAGE_TRACKING_URI=sqlite:///<dir>/mlstage.db and
 MLSTAGE_ARTIFACT_ROOT=<dir>/artifacts, and runs this with mlstage's venv.
 Scenarios: info, train (writes the shared model file; no mlstage), register,
 populate, load, floor (skops + numpy alone, no tool: the floor of any loader
-that builds the scikit-learn object from this file).
+that builds the scikit-learn object from this file with skops), floor_pickle
+(numpy + pickle.loads of the same model, no tool and no checks: the floor of
+any loader at all).
 """
 
 from __future__ import annotations
@@ -158,6 +160,42 @@ def scenario_floor(args: dict) -> dict:
         t_predicted = time.monotonic()
     t = time.perf_counter()
     again = skops.io.load(path, trusted=shared["trusted"])
+    warm = time.perf_counter() - t
+    example_predictions = again.predict(np.asarray(shared["example"], dtype=np.float64))
+    return {
+        "t_start": T_START,
+        "t_import": t_import,
+        "t_loaded": t_loaded,
+        "t_predicted": t_predicted,
+        "warm_load": warm,
+        "prediction": int(prediction[0]),
+        "example_predictions": [int(v) for v in example_predictions],
+        "modules": len(sys.modules),
+    }
+
+
+def scenario_floor_pickle(args: dict) -> dict:
+    """No tool, no checks: numpy + ``pickle.loads`` of the same model (the runner's own file).
+
+    Rebuilding the object needs its modules imported (scikit-learn's forest, and all that
+    scikit-learn imports with it) and nothing else: the floor of any loader at all.
+    """
+    shared = r.read_shared(args["shared"])
+    path = os.path.join(args["shared"], r.PICKLE_FILE)
+    with c.maybe_profile(args.get("profile", "")):
+        import pickle
+
+        import numpy as np
+
+        t_import = time.monotonic()
+        with open(path, "rb") as handle:
+            model = pickle.load(handle)  # the runner's own file, written by train
+        t_loaded = time.monotonic()
+        prediction = model.predict(np.asarray([shared["row"]], dtype=np.float64))
+        t_predicted = time.monotonic()
+    t = time.perf_counter()
+    with open(path, "rb") as handle:
+        again = pickle.load(handle)
     warm = time.perf_counter() - t
     example_predictions = again.predict(np.asarray(shared["example"], dtype=np.float64))
     return {

@@ -11,8 +11,14 @@ variant with ``wrk -t1 -c1`` (the variants alternate, --rounds runs each):
 - ``nolog``: request log off (``ServingOptions(log_requests=False)``).
 - ``inline``: the model step runs on the event-loop thread instead of the
   predict thread pool (no hand-off between threads).
-- ``threads1``: one predict thread (``ServingOptions(predict_threads=1)``) instead of
-  the default pool, whose threads take the model calls in turn.
+- ``threads1``: one model thread per version (``ServingOptions(predict_threads=1)``,
+  mlstage's default since the overhead fix; the variant pins it for older trees).
+- ``pool4``: the service as it was before the overhead fix: every model call handed to a
+  pool of four threads (``predict_threads=4``, short calls not run on the event loop), whose
+  idle threads take the calls in turn, so the model runs on a different thread from one
+  request to the next; ``pool4-timed``: the same with the model calls timed, as ``timed``.
+- ``noinline``: every model call on the version's own thread (mlstage runs calls known to
+  be short on the event loop itself).
 - ``nogc``: Python's cyclic garbage collector off once the app is built
   (``gc.freeze()`` + ``gc.disable()``; a diagnosis, not a setting to ship);
   ``nolog-nogc``: both.
@@ -54,8 +60,8 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 VARIANTS = [
-    "real", "timed", "nolog", "inline", "threads1", "gcfreeze", "nofreeze", "nogc", "nolog-nogc",
-    "stub", "stub-nolog", "stub-inline",
+    "real", "timed", "nolog", "inline", "threads1", "pool4", "pool4-timed", "noinline",
+    "gcfreeze", "nofreeze", "nogc", "nolog-nogc", "stub", "stub-nolog", "stub-inline",
 ]  # fmt: skip
 
 
@@ -82,8 +88,8 @@ def serve(variant: str, port: int) -> None:
     from mlstage.serving.options import ServingOptions
     from mlstage.serving.pool import LoadedVersion
 
-    if variant == "timed":
-        time_model_steps(os.environ.get("BENCH_TIMING_LOG", "timing") + ".timed")
+    if variant.endswith("timed"):
+        time_model_steps(os.environ.get("BENCH_TIMING_LOG", "timing") + f".{variant}")
     if "nofreeze" in variant:
         import mlstage.serving.app as app_module
         import mlstage.serving.pool as pool_module
@@ -91,8 +97,17 @@ def serve(variant: str, port: int) -> None:
         for module in (app_module, pool_module):
             if hasattr(module, "freeze_heap"):
                 module.freeze_heap = lambda: None  # type: ignore[attr-defined]
-    if "inline" in variant:
-        service_module.ThreadPoolExecutor = lambda *a, **k: InlineExecutor()  # type: ignore
+    if "pool4" in variant or "noinline" in variant:
+        import mlstage.serving.pool as pool_module
+
+        if hasattr(pool_module, "INLINE_BELOW"):
+            pool_module.INLINE_BELOW = 0.0  # type: ignore[attr-defined]
+    if "inline" in variant and "noinline" not in variant:
+        import mlstage.serving.pool as pool_module
+
+        for module in (service_module, pool_module):  # where the model threads are made
+            if hasattr(module, "ThreadPoolExecutor"):
+                module.ThreadPoolExecutor = lambda *a, **k: InlineExecutor()  # type: ignore
     if variant.startswith("stub"):
         real_score = LoadedVersion.score
         cache: dict[int, Scored] = {}
@@ -109,10 +124,10 @@ def serve(variant: str, port: int) -> None:
     options = ServingOptions.from_settings(
         settings,
         log_requests="nolog" not in variant,
-        predict_threads=1 if "threads1" in variant else None,
+        predict_threads=1 if "threads1" in variant else 4 if "pool4" in variant else None,
     )
     app = create_serving_app("bench@champion", settings, options)
-    if variant == "timed":
+    if variant.endswith("timed"):
         time_model_calls(app)
     if os.environ.get("BENCH_GC_LOG"):
         watch_gc(os.environ["BENCH_GC_LOG"] + f".{variant}")
@@ -141,7 +156,7 @@ def time_model_steps(path: str) -> None:
     from mlstage.serving.pool import LoadedVersion
 
     steps: collections.deque[float] = collections.deque(maxlen=5000)
-    calls: collections.deque[float] = collections.deque(maxlen=5000)
+    calls: collections.deque[tuple[float, float]] = collections.deque(maxlen=5000)
     STEPS, CALLS = steps, calls
     real_score = LoadedVersion.score
 
@@ -163,7 +178,10 @@ def time_model_steps(path: str) -> None:
                         {
                             "n": len(steps),
                             "model_step": statistics.median(list(steps)),
-                            "predict_proba": statistics.median(list(calls)),
+                            "predict_proba": statistics.median(c[0] for c in list(calls)),
+                            # CPU time of the model thread in the call: less sensitive to
+                            # other processes than the wall clock, for comparing variants
+                            "predict_proba_cpu": statistics.median(c[1] for c in list(calls)),
                         }
                     ),
                     encoding="utf-8",
@@ -180,11 +198,11 @@ def time_model_calls(app: Any) -> None:
         real_proba = model.predict_proba
 
         def predict_proba(x: Any, _real: Any = real_proba) -> Any:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.thread_time()
             try:
                 return _real(x)
             finally:
-                calls.append(time.perf_counter() - t0)
+                calls.append((time.perf_counter() - t0, time.thread_time() - c0))
 
         model.predict_proba = predict_proba
 

@@ -55,28 +55,44 @@ _EXPORTS: dict[str, str] = {
     "build_card": "mlstage.models.cards",
     "save_card": "mlstage.models.cards",
     "ModelCard": "mlstage.models.cards",
+    # data: a module, so that mlstage.datasets.register(...) reads as a sentence
+    "datasets": "mlstage.data.datasets",
+    # pipelines
+    "step": "mlstage.pipelines.dsl",
+    "pipeline": "mlstage.pipelines.dsl",
+    "resume_pipeline": "mlstage.pipelines.runner",
     # entities
     "Run": "mlstage.tracking.entities",
     "RunStatus": "mlstage.tracking.entities",
     "Experiment": "mlstage.tracking.entities",
     "Metric": "mlstage.tracking.entities",
     # settings and errors
+    # feature store
+    "feature_store": "mlstage.features.store",
+    "FeatureStore": "mlstage.features.store",
     "get_settings": "mlstage.config",
     "MlstageError": "mlstage.errors",
     "InvalidInput": "mlstage.errors",
     "NotFound": "mlstage.errors",
     "Conflict": "mlstage.errors",
     "DataLoss": "mlstage.errors",
+    # monitoring
+    "log_feedback": "mlstage.monitoring.feedback",
 }
 
 __all__ = sorted(_EXPORTS)
+
+
+_MODULE_EXPORTS = frozenset({"datasets"})
+"""Exports that are modules themselves (``mlstage.datasets.register(...)``)."""
 
 
 def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'mlstage' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
+    imported = importlib.import_module(module)
+    value = imported if name in _MODULE_EXPORTS else getattr(imported, name)
     globals()[name] = value
     return value
 
@@ -87,6 +103,7 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from mlstage.config import get_settings as get_settings
+    from mlstage.data import datasets as datasets
     from mlstage.errors import (
         Conflict as Conflict,
     )
@@ -102,6 +119,8 @@ if TYPE_CHECKING:
     from mlstage.errors import (
         NotFound as NotFound,
     )
+    from mlstage.features.store import FeatureStore as FeatureStore
+    from mlstage.features.store import feature_store as feature_store
     from mlstage.models.api import (
         log_model as log_model,
     )
@@ -123,6 +142,10 @@ if TYPE_CHECKING:
     from mlstage.models.signature import infer_signature as infer_signature
     from mlstage.models.validation import Verdict as Verdict
     from mlstage.models.validation import validate_candidate as validate_candidate
+    from mlstage.monitoring.feedback import log_feedback as log_feedback
+    from mlstage.pipelines.dsl import pipeline as pipeline
+    from mlstage.pipelines.dsl import step as step
+    from mlstage.pipelines.runner import resume_pipeline as resume_pipeline
     from mlstage.tracking.autolog import autolog as autolog
     from mlstage.tracking.entities import (
         Experiment as Experiment,

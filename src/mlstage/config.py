@@ -71,6 +71,8 @@ class Settings:
     """Rows waiting for one model version; past it, requests get 503 at once (load shedding)."""
     deployment_poll_interval: float = 2.0
     """Seconds between a prediction service's reads of its deployment record (hot swap)."""
+    project_name: str = "default"
+    """The project new experiments are created in; roles are granted per project."""
     auth_required: bool = False
     """Make the server require a token or a signed-in session on every route but the public ones."""
     allowed_hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1")
@@ -79,6 +81,27 @@ class Settings:
     """Failed sign-ins for one user name within ``login_window`` before 429 (an address gets 4x)."""
     login_window: float = 900.0
     """Seconds over which failed sign-ins are counted."""
+    drift_linf_threshold: float = 0.05
+    """Default L-infinity threshold for categorical drift and skew (a schema's comparator wins)."""
+    drift_jsd_threshold: float = 0.02
+    """Default Jensen-Shannon divergence (base 2) threshold for numeric drift and skew."""
+    drift_share: float = 0.5
+    """Share of drifted features at or above which a whole dataset counts as drifted."""
+    online_store: str = ""
+    """Online feature store: ``sqlite:///path.db`` (default ``.mlstage/online.db``) or
+    ``redis://host:port/db``."""
+    serving_features: tuple[str, ...] = ()
+    """``view:feature`` references a prediction service fills into ``/predict`` rows by key."""
+    feedback_lookback_days: float = 90.0
+    """Days of the request log searched for the prediction a label belongs to."""
+    alert_allowed_networks: tuple[str, ...] = ()
+    """CIDRs of private, loopback or link-local addresses alert webhooks may reach anyway."""
+    alert_smtp_host: str = ""
+    """``host:port`` of the SMTP server alert e-mails go through (empty: e-mail is off)."""
+    alert_smtp_sender: str = "mlstage@localhost"
+    """The ``From`` address of alert e-mails."""
+    alert_webhook_timeout: float = 10.0
+    """Seconds one webhook attempt may take before it counts as failed."""
     project_root: str = ""
     """Folder holding mlstage.toml (or the working directory)."""
     project: Mapping[str, Any] = field(default_factory=dict)

@@ -122,3 +122,61 @@ def test_demo_twice_validates_the_new_version_against_the_first_champion(cli: Cl
         (1, "VALIDATED", []),
         (2, "VALIDATED", ["champion"]),
     ]
+
+
+@pytest.mark.slow
+def test_demo_serve_ends_with_the_ui_up_and_a_login_that_works(project: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).with_name("mlstage")), "demo", "--serve", "--port", str(port)],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        login = None
+        deadline = time.monotonic() + 120
+        while login is None and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            lines.append(line)
+            login = re.search(r"Sign in as 'demo' with password '([^']+)'", line)
+        assert login is not None, "".join(lines)
+        assert f"http://127.0.0.1:{port}/" in "".join(lines)
+        base = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=base, timeout=10) as client:
+            while time.monotonic() < deadline:
+                try:
+                    if client.get("/health").status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.2)
+            assert client.get("/api/v1/experiments").status_code == 401  # sign-in is on
+            signed = client.post(
+                "/login",
+                data={"name": "demo", "password": login.group(1), "next": "/experiments"},
+                follow_redirects=False,
+            )
+            assert signed.status_code == 303, signed.text
+            page = client.get("/experiments")
+            assert page.status_code == 200
+            assert "demo-validation" in page.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

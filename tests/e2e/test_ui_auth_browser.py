@@ -36,8 +36,8 @@ def secured_url(ui_settings: Settings, seeded: Seeded) -> Iterator[str]:
 
 
 def sign_in(page: Any, base_url: str, path: str, name: str) -> None:
-    page.goto(base_url + path)
-    page.click("#sign-in")
+    page.goto(base_url + path)  # signed out: the browser is sent to the sign-in form
+    assert page.url.startswith(base_url + "/login?next="), page.url
     page.fill("input[name=name]", name)
     page.fill("input[name=password]", PASSWORD)
     with page.expect_navigation():

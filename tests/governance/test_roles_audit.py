@@ -29,7 +29,7 @@ def test_roles_are_ordered_and_scopes_cap_them() -> None:
 def test_every_mapped_route_names_a_known_role() -> None:
     for (method, path), action in roles.ROUTE_ACTIONS.items():
         assert action.role in roles.ROLES, (method, path)
-        assert path.startswith(("/api/v1/", "/logout")), path
+        assert path.startswith(("/api/v1/", "/logout", "/audit")), path
     assert roles.action_for("GET", "/api/v1/anything").role == "viewer"
     assert roles.action_for("POST", "/api/v1/new-thing").role == "admin"  # fail closed
 

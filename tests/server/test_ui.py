@@ -192,6 +192,51 @@ def test_artifact_links_download_and_never_render(
     assert response.headers["content-type"] == "application/octet-stream"
 
 
+def test_artifact_previews_show_text_tables_and_real_images_only(
+    ui: httpx.Client, store: SqlTrackingStore
+) -> None:
+    import base64
+    import io
+
+    import pandas as pd
+
+    experiment = store.create_experiment("previews")
+    run_id = store.create_run(experiment.experiment_id, "r").run_id
+    png = base64.b64decode(
+        "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
+    )
+    parquet = io.BytesIO()
+    pd.DataFrame({"a": range(80), "b": ["<b>x</b>"] * 80}).to_parquet(parquet)
+    files = {
+        "page.html": b"<script>alert(1)</script>",
+        "data.csv": b"name,score\n<img src=x onerror=alert(1)>,0.5\n",
+        "data.parquet": parquet.getvalue(),
+        "plot.png": png,
+        "fake.png": b"<svg onload=alert(1)>",
+        "model.bin": b"\x00\x01",
+    }
+    for path, data in files.items():
+        store.log_artifact(run_id, path, data)
+
+    def shown(path: str) -> str:
+        answer = ui.get(f"/runs/{run_id}/preview", params={"path": path})
+        assert answer.status_code == 200, answer.text
+        return answer.text
+
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in shown("page.html")
+    csv_page = shown("data.csv")
+    assert "<th>score</th>" in csv_page and "&lt;img src=x onerror=alert(1)&gt;" in csv_page
+    table = shown("data.parquet")
+    assert table.count("<tr>") == 51  # the header and the first 50 rows
+    assert "&lt;b&gt;x&lt;/b&gt;" in table and "Only the beginning is shown" in table
+    assert 'src="data:image/png;base64,' in shown("plot.png")
+    fake = shown("fake.png")
+    assert "not an image" in fake and "data:image" not in fake and "<svg" not in fake
+    assert "No preview" in shown("model.bin")
+    assert ui.get(f"/runs/{run_id}/preview", params={"path": "../x"}).status_code == 400
+    assert ui.get(f"/runs/{run_id}/preview", params={"path": "nope.txt"}).status_code == 404
+
+
 def test_keys_the_grammar_cannot_write_plainly_are_quoted() -> None:
     assert entity("metrics", "auc") == "metrics.auc"
     assert entity("metrics", "val loss") == "metrics.`val loss`"
@@ -217,6 +262,11 @@ def test_with_auth_on_pages_ask_to_sign_in_and_assets_stay_public(
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("text/html")
     assert 'href="/login?next=%2Fexperiments%3Fx%3D1"' in response.text
+    # a browser opening the page goes straight to the sign-in form, and back after
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    sent = client.get("/experiments?x=1", headers=browser, follow_redirects=False)
+    assert sent.status_code == 303
+    assert sent.headers["location"] == "/login?next=%2Fexperiments%3Fx%3D1"
     assert client.get("/login").status_code == 200
     assert client.get("/ui/static/ui.css").status_code == 200
 

@@ -125,3 +125,62 @@ def test_a_new_event_loop_starts_afresh(executor: ThreadPoolExecutor) -> None:
     batcher = Batcher(SlowDouble(delay=0.0), executor)
     for n in range(3):
         assert asyncio.run(batcher.submit([n])).predictions == [2 * n]
+
+
+class Recorder:
+    """A model taking ``delay`` seconds a call that notes the thread of each call."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.threads: list[int] = []
+
+    def __call__(self, rows: list[Any]) -> Scored:
+        self.threads.append(threading.get_ident())
+        time.sleep(self.delay)
+        if any(r < 0 for r in rows):
+            raise ValueError("negative input")
+        return Scored([2 * r for r in rows], None)
+
+
+def test_short_model_calls_run_on_the_event_loop_after_the_first(
+    executor: ThreadPoolExecutor,
+) -> None:
+    model = Recorder(delay=0.0)
+    batcher = Batcher(model, executor, inline_below=0.05)
+
+    async def main() -> tuple[int, list[Scored]]:
+        answers = [await batcher.submit([i]) for i in range(5)]
+        return threading.get_ident(), answers
+
+    loop_thread, answers = asyncio.run(main())
+    assert [a.predictions for a in answers] == [[0], [2], [4], [6], [8]]
+    assert model.threads[0] != loop_thread  # the first call's time is not known yet
+    assert model.threads[1:] == [loop_thread] * 4
+    assert batcher.typical is not None and batcher.typical < 0.05
+
+
+def test_slow_model_calls_stay_off_the_event_loop(executor: ThreadPoolExecutor) -> None:
+    model = Recorder(delay=0.02)
+    batcher = Batcher(model, executor, inline_below=0.01)
+
+    async def main() -> int:
+        for i in range(3):
+            await batcher.submit([i])
+        return threading.get_ident()
+
+    loop_thread = asyncio.run(main())
+    assert len(model.threads) == 3 and loop_thread not in model.threads
+
+
+def test_a_bad_request_fails_alone_on_the_event_loop_too(executor: ThreadPoolExecutor) -> None:
+    model = Recorder(delay=0.0)
+    batcher = Batcher(model, executor, inline_below=0.05)
+
+    async def main() -> list[Any]:
+        await batcher.submit([0])  # learns that calls are short
+        futures = [batcher.submit([i]) for i in (1, -1, 2)]
+        return await asyncio.gather(*futures, return_exceptions=True)
+
+    good, bad, other = asyncio.run(main())
+    assert good.predictions == [2] and other.predictions == [4]
+    assert isinstance(bad, ValueError) and "negative" in str(bad)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -14,20 +13,12 @@ from mlstage.errors import InvalidInput
 
 def _since_ms(since: str) -> int:
     """``2026-11-01``, an ISO time, or a duration back from now (``7d``, ``12h``)."""
-    from mlstage.governance.tokens import parse_lifetime
+    from mlstage.governance.audit import parse_since
 
-    if since[-1:] in "smhdw" and since[:-1].isdigit():
-        return int(datetime.now(UTC).timestamp() * 1000) - parse_lifetime(since)
     try:
-        moment = datetime.fromisoformat(since)
-    except ValueError:
-        raise InvalidInput(
-            f"--since {since!r} is neither a date (2026-11-01, 2026-11-01T12:00) "
-            "nor a duration (7d, 12h)"
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.astimezone()
-    return int(moment.timestamp() * 1000)
+        return parse_since(since)
+    except InvalidInput as exc:
+        raise InvalidInput(f"--{exc.message}") from None
 
 
 def audit(

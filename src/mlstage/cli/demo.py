@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
 
 from mlstage.cli._console import console, fmt_number, text
 from mlstage.cli._tables import runs_table
@@ -54,9 +56,63 @@ CARD = {
 }
 
 
-def demo() -> None:
+DEMO_USER = "demo"
+
+
+def demo(
+    serve: Annotated[
+        bool,
+        typer.Option(
+            "--serve",
+            help="Then start the server with sign-in on, and print the URL and a demo login.",
+        ),
+    ] = False,
+    port: Annotated[
+        int | None,
+        typer.Option(min=1, max=65535, help="Port of the server [default: server_port, 5000]."),
+    ] = None,
+) -> None:
     """Train five models, register the best, validate it against the champion and promote it."""
     out = console()
+    _walkthrough(out)
+    if serve:
+        _serve(out, port)
+
+
+def _serve(out: Console, port: int | None) -> None:
+    """Keep the server and UI up for the demo's store, with a demo admin to sign in as.
+
+    The demo user gets a fresh random password on every run (printed once),
+    so no well-known login is ever left behind in a store.
+    """
+    import secrets
+
+    from mlstage.cli._governance import governance_store
+    from mlstage.config import get_settings
+    from mlstage.errors import Conflict
+    from mlstage.server import run
+
+    settings = get_settings()
+    store = governance_store()
+    password = secrets.token_urlsafe(12)
+    try:
+        store.create_user(DEMO_USER, "admin", password, actor="mlstage demo")
+    except Conflict:
+        store.update_user(
+            DEMO_USER, disabled=False, role="admin", password=password, actor="mlstage demo"
+        )
+    host = settings.server_host
+    port = port or settings.server_port
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 (a URL to open)
+    heading(out, "Server")
+    out.print(text(f"mlstage UI: http://{shown}:{port}/", "bold"))
+    out.print(text(f"Sign in as {DEMO_USER!r} with password {password!r} (Ctrl-C stops it)."))
+    out.file.flush()
+    run(host, port, settings=settings.with_overrides(auth_required=True), log_level="warning")
+
+
+def _walkthrough(out: Console) -> None:
+    """The demo itself: runs, registry, validation gate, promotion, card."""
     train, test = _split()
     runs = run_demo(out, train, test)
     title = f"Experiment {EXPERIMENT!r}, best {METRIC} first"

@@ -48,10 +48,17 @@ def list_experiments(
 @app.command("create")
 def create_experiment(
     name: Annotated[str, typer.Argument(help="Name of the new experiment.")],
+    project: Annotated[
+        str | None,
+        typer.Option(help="Project to create it in (default: the project_name setting)."),
+    ] = None,
     as_json: JsonOption = False,
 ) -> None:
     """Create an experiment (runs also create theirs on first use)."""
-    experiment = tracking_store().create_experiment(name)
+    from mlstage.config import get_settings
+
+    project = project or get_settings().project_name
+    experiment = tracking_store().create_experiment(name, project=project)
     if as_json:
         print_json(experiment.model_dump(mode="json"))
         return

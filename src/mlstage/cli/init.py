@@ -42,15 +42,42 @@ def init(
     force: Annotated[
         bool, typer.Option("--force", help="Overwrite an existing mlstage.toml.")
     ] = False,
+    template: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Also write a project to start from: 'training' (a pipeline and example data).",
+        ),
+    ] = None,
+    ci: Annotated[
+        str | None,
+        typer.Option(
+            metavar="SYSTEM",
+            help="Also write a CI/CD pipeline running `mlstage ci`: gitlab or github.",
+        ),
+    ] = None,
 ) -> None:
     """Create mlstage.toml and .mlstage/ here, and set up the metadata database."""
     root = Path.cwd()
     path = root / config.CONFIG_FILE
     if path.exists() and not force:
         raise Conflict(f"{path} already exists; pass --force to overwrite it")
-    path.write_text(
-        render_config(owner or _default_owner(), objective, success_metric), encoding="utf-8"
-    )
+    from mlstage.cli.init_ci import ci_path, write_ci
+    from mlstage.cli.init_template import template_targets, write_template
+
+    if template is not None:  # refuse before anything is written
+        template_targets(root, template)
+    if ci is not None:
+        ci_path(root, ci)
+    written = write_template(root, template) if template is not None else []
+    if ci is not None:
+        written.append(write_ci(root, ci, model="churn"))
+    text_out = render_config(owner or _default_owner(), objective, success_metric)
+    if template is not None:
+        from mlstage.cli.init_template import CI_TABLE
+
+        text_out += CI_TABLE
+    path.write_text(text_out, encoding="utf-8")
     (root / config.HOME_DIR).mkdir(exist_ok=True)
     ignored = _ignore_in_git(root)
     settings = config.load_settings(root, tracking_uri=ctx.find_root().params.get("tracking_uri"))
@@ -62,6 +89,11 @@ def init(
         out.print(text(f"Added {config.HOME_DIR}/ to {ignored}"))
     if migrated:
         out.print(text(f"Metadata database ready: {migrated}"))
+    for file in written:
+        out.print(text(f"Wrote {file.relative_to(root)}"))
+    if template is not None:
+        out.print("Next: `mlstage pipelines run pipeline.py:training`, then `mlstage ci`")
+        return
     out.print("Next: `mlstage demo`, or `import mlstage` in your training code.")
 
 

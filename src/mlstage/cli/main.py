@@ -13,14 +13,23 @@ import typer
 from typer.core import TyperGroup
 
 from mlstage.cli import (
+    assess,
     audit,
     build,
+    ci,
+    data,
+    datasets,
     demo,
     deploy,
     experiments,
+    features,
+    feedback,
     init,
     models,
+    monitor,
+    pipelines,
     predict,
+    projects,
     runs,
     serve,
     server,
@@ -61,14 +70,24 @@ app.command("init")(init.init)
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(models.app, name="models")
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(data.app, name="data")
+app.add_typer(features.app, name="features")
 app.add_typer(deploy.app)  # `deploy` and `deployments`
 app.command("server")(server.server)
 app.command("serve")(serve.serve)
 app.command("predict")(predict.predict)
 app.command("build")(build.build)
 app.add_typer(users.app, name="users")
+app.add_typer(projects.app, name="projects")
 app.add_typer(tokens.app, name="tokens")
 app.command("audit")(audit.audit)
+app.command("assess")(assess.assess)
+app.command("ci")(ci.ci)
+app.add_typer(pipelines.app, name="pipelines")
+app.add_typer(monitor.app, name="monitor")
+app.add_typer(feedback.app, name="feedback")
+app.command("scheduler")(pipelines.scheduler)
 
 
 def _version(value: bool) -> None:

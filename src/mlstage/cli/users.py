@@ -94,3 +94,28 @@ def set_role(name: Name, role: RoleOption) -> None:
 
     user = governance_store().update_user(name, role=role, actor=actor())
     console().print(text(f"User {user.name!r} now has role {user.role}."))
+
+
+@app.command("grant")
+def grant(
+    name: Name,
+    project: Annotated[str, typer.Option("--project", help="The project the role is for.")],
+    role: Annotated[
+        str | None,
+        typer.Option("--role", metavar="ROLE", help="viewer, contributor, maintainer or admin."),
+    ] = None,
+    revoke: Annotated[
+        bool, typer.Option("--revoke", help="Take the user's role in the project away.")
+    ] = False,
+) -> None:
+    """Give a user a role in a project (or take it away); their sessions end at once."""
+    from mlstage.cli._governance import actor, governance_store
+    from mlstage.errors import InvalidInput
+
+    if revoke == (role is not None):
+        raise InvalidInput("give exactly one of --role ROLE or --revoke")
+    governance_store().grant(name, project, None if revoke else role, actor=actor())
+    if revoke:
+        console().print(text(f"User {name!r} has no role in project {project!r} any more."))
+    else:
+        console().print(text(f"User {name!r} now has role {role} in project {project!r}."))

@@ -55,9 +55,14 @@ def query(
     actor: str | None = None,
     action: str | None = None,
     limit: int = 1000,
+    newest_first: bool = False,
 ) -> list[AuditEntry]:
-    """Entries oldest first, filtered; ``action`` matches exactly or as a prefix ending in ``.``."""
-    stmt = select(t.audit_log).order_by(t.audit_log.c.entry_id)
+    """Entries oldest first (or newest first), filtered.
+
+    ``action`` matches exactly or as a prefix ending in ``.``.
+    """
+    order = t.audit_log.c.entry_id.desc() if newest_first else t.audit_log.c.entry_id
+    stmt = select(t.audit_log).order_by(order)
     if since is not None:
         stmt = stmt.where(t.audit_log.c.at >= since)
     if actor:
@@ -111,3 +116,26 @@ def to_csv(entries: Iterable[AuditEntry]) -> str:
         data = entry.model_dump()
         writer.writerow([safe_cell(data[column]) for column in CSV_COLUMNS])
     return out.getvalue()
+
+
+def parse_since(since: str, now_ms: int | None = None) -> int:
+    """``2026-11-01``, an ISO time, or a duration back from now (``7d``, ``12h``), as ms."""
+    from datetime import UTC, datetime
+
+    from mlstage.errors import InvalidInput
+    from mlstage.governance.tokens import parse_lifetime
+
+    since = since.strip()
+    now = now_ms if now_ms is not None else int(datetime.now(UTC).timestamp() * 1000)
+    if since[-1:] in "smhdw" and since[:-1].isdigit():
+        return now - parse_lifetime(since)
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        raise InvalidInput(
+            f"since {since!r} is neither a date (2026-11-01, 2026-11-01T12:00) "
+            "nor a duration (7d, 12h)"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.astimezone()
+    return int(moment.timestamp() * 1000)

@@ -60,3 +60,17 @@ class Identity:
     scope: str | None = None
     token_id: str | None = None
     csrf_token: str | None = None
+    grants: tuple[tuple[int, str], ...] = ()
+    """(project id, role) of every project the user holds a role in."""
+
+
+class Project(BaseModel):
+    project_id: int
+    name: str
+    created_at: int
+
+
+class Grant(BaseModel):
+    user: str
+    project: str
+    role: str

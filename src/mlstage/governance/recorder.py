@@ -47,10 +47,21 @@ class AuditRecorder:
             if message["type"] == "http.response.start" and message["status"] < 400:
                 entry = _entry(scope, bytes(body))
                 if entry is not None:
-                    await run_in_threadpool(lambda: self.store().record(**entry))
+                    await run_in_threadpool(self._record, scope, entry)
             await send(message)
 
         await self.app(scope, copying, recording)
+
+    def _record(self, scope: Scope, entry: dict[str, Any]) -> None:
+        """Write ``entry`` with the object's state before and after, where it has a picture."""
+        state = scope.get("state") or {}
+        take = getattr(getattr(scope.get("app"), "state", None), "audit_snapshot", None)
+        if take is not None and entry["object_id"]:
+            after = take(entry["object_type"], entry["object_id"])
+            if after is not None or "audit_before" in state:
+                entry["before"] = state.get("audit_before")
+                entry["after"] = {**entry["after"], "state": after}
+        self.store().record(**entry)
 
 
 def _entry(scope: Scope, body: bytes) -> dict[str, Any] | None:

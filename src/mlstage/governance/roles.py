@@ -138,6 +138,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
     ),
     # the request log of prediction services run against a server
     ("POST", f"{API}/prediction-logs"): _a("prediction_log.upload", "contributor", "model"),
+    ("POST", f"{API}/feedback"): _a("feedback.add", "contributor", "model"),
     # governance: handlers write their own audit entries, with before and after
     ("GET", f"{API}/users"): _a("user.list", "admin", "user", audited=False),
     ("POST", f"{API}/users"): _a("user.create", "admin", "user", "name", audited=False),
@@ -148,6 +149,7 @@ ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
         "token.revoke", "viewer", "token", "token_id", audited=False
     ),
     ("GET", f"{API}/audit"): _a("audit.read", "admin", "audit", audited=False),
+    ("GET", "/audit"): _a("audit.read", "admin", "audit", audited=False),
     ("GET", f"{API}/users/me"): _a("user.me", "viewer", "user", audited=False),
     ("POST", "/logout"): _a("session.logout", "viewer", "session", audited=False),
 }
@@ -161,6 +163,7 @@ SERVING_ROUTE_ACTIONS: dict[tuple[str, str], Action] = {
         "prediction.infer", "viewer", "model", audited=False
     ),
     ("POST", "/features/online"): _a("features.lookup", "viewer", "feature_view", audited=False),
+    ("POST", "/feedback"): _a("feedback.add", "contributor", "model", audited=False),
 }
 """The prediction service's own routes (a separate app, so a separate table)."""
 

@@ -18,7 +18,15 @@ from sqlalchemy import exc as sa_exc
 
 from mlstage.errors import Conflict, InvalidInput, NotFound
 from mlstage.governance import audit, passwords, roles, tokens
-from mlstage.governance.entities import AuditEntry, Identity, NewToken, TokenInfo, User
+from mlstage.governance.entities import (
+    AuditEntry,
+    Grant,
+    Identity,
+    NewToken,
+    Project,
+    TokenInfo,
+    User,
+)
 from mlstage.store import tables as t
 from mlstage.store.database import Database
 
@@ -38,6 +46,14 @@ def check_user_name(name: str) -> str:
             "'@' or '-', starting with a letter or digit"
         )
     return name
+
+
+def check_project_name(name: str) -> str:
+    """Project names: what user names allow (letters, digits, ``._-``), 100 at most."""
+    try:
+        return check_user_name(name)
+    except InvalidInput as exc:
+        raise InvalidInput(exc.message.replace("user name", "project name")) from None
 
 
 class GovernanceStore:
@@ -207,10 +223,12 @@ class GovernanceStore:
             owner = self._user(conn, user)
             if owner.disabled:
                 raise InvalidInput(f"user {user!r} is disabled; enable them before adding tokens")
-            if not roles.allows(owner.role, roles.SCOPE_NEEDS[scope]):
-                widest = roles.widest_scope(owner.role) if owner.role else "none"
+            held = [role for _, role in self._grants(self._user_id(conn, user), conn)]
+            best = max(held, key=roles.rank, default=None)  # the strongest role in any project
+            if not roles.allows(best, roles.SCOPE_NEEDS[scope]):
+                widest = roles.widest_scope(best) if best else "none"
                 raise InvalidInput(
-                    f"a {scope!r} token exceeds the role of user {user!r} ({owner.role}); "
+                    f"a {scope!r} token exceeds the role of user {user!r} ({best}); "
                     f"the widest scope they may have is {widest!r}"
                 )
             token_id = tokens.new_id()
@@ -310,6 +328,7 @@ class GovernanceStore:
             role=row["role"],
             scope=row["scope"],
             token_id=row["token_id"],
+            grants=self._grants(row["user_id"]),
         )
 
     # -- sessions ---------------------------------------------------------------------
@@ -364,6 +383,7 @@ class GovernanceStore:
             name=row["name"],
             role=row["role"],
             csrf_token=row["csrf_token"],
+            grants=self._grants(row["user_id"]),
         )
 
     def end_session(self, cookie: str, *, actor: str = "", address: str = "") -> None:
@@ -384,6 +404,104 @@ class GovernanceStore:
             )
 
         self.db.write(work)
+
+    # -- projects and grants ------------------------------------------------------------
+
+    def create_project(self, name: str, *, actor: str = "cli", address: str = "") -> Project:
+        """A new project; experiments and models are created in it with ``project_name``."""
+        name = check_project_name(name)
+        now = self.clock()
+
+        def work(conn: Connection) -> Project:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(t.projects).values(name=name, created_at=now))
+            except sa_exc.IntegrityError:
+                raise Conflict(f"project {name!r} exists already") from None
+            project = self._project(conn, name)
+            audit.record(
+                conn,
+                at=now,
+                actor=actor,
+                action="project.create",
+                object_type="project",
+                object_id=name,
+                after=project.model_dump(),
+                address=address,
+            )
+            return project
+
+        return self.db.write(work)
+
+    def list_projects(self) -> list[Project]:
+        with self.db.read() as conn:
+            rows = conn.execute(select(t.projects).order_by(t.projects.c.project_id)).mappings()
+            return [Project(**row) for row in rows]
+
+    def grant(
+        self, user: str, project: str, role: str | None, *, actor: str = "cli", address: str = ""
+    ) -> Grant | None:
+        """Give ``user`` ``role`` in ``project`` (``None`` takes the grant away)."""
+        if role is not None:
+            roles.check_role(role)
+        now = self.clock()
+
+        def work(conn: Connection) -> Grant | None:
+            user_id = self._user_id(conn, user)
+            project_id = self._project(conn, project).project_id
+            where = (t.role_grants.c.user_id == user_id) & (
+                t.role_grants.c.project_id == project_id
+            )
+            before = conn.execute(select(t.role_grants.c.role).where(where)).scalar()
+            conn.execute(t.role_grants.delete().where(where))
+            if role is not None:
+                conn.execute(
+                    insert(t.role_grants).values(user_id=user_id, project_id=project_id, role=role)
+                )
+            conn.execute(t.sessions.delete().where(t.sessions.c.user_id == user_id))
+            audit.record(
+                conn,
+                at=now,
+                actor=actor,
+                action="user.grant",
+                object_type="user",
+                object_id=user,
+                before={"project": project, "role": before},
+                after={"project": project, "role": role},
+                address=address,
+            )
+            return None if role is None else Grant(user=user, project=project, role=role)
+
+        return self.db.write(work)
+
+    def list_grants(self, user: str | None = None) -> list[Grant]:
+        g, u, p = t.role_grants, t.users, t.projects
+        query = (
+            select(u.c.name.label("user"), p.c.name.label("project"), g.c.role)
+            .join_from(g, u, g.c.user_id == u.c.user_id)
+            .join(p, p.c.project_id == g.c.project_id)
+            .order_by(u.c.name, p.c.name)
+        )
+        if user is not None:
+            query = query.where(u.c.name == user)
+        with self.db.read() as conn:
+            return [Grant(**row) for row in conn.execute(query).mappings()]
+
+    def _grants(self, user_id: int, conn: Connection | None = None) -> tuple[tuple[int, str], ...]:
+        g = t.role_grants
+        query = select(g.c.project_id, g.c.role).where(g.c.user_id == user_id)
+        if conn is not None:
+            return tuple((int(pid), str(role)) for pid, role in conn.execute(query))
+        with self.db.read() as conn:
+            return tuple((int(pid), str(role)) for pid, role in conn.execute(query))
+
+    def _project(self, conn: Connection, name: str) -> Project:
+        row = conn.execute(select(t.projects).where(t.projects.c.name == name)).mappings().first()
+        if row is None:
+            raise NotFound(
+                f"project {name!r} does not exist; create it with `mlstage projects create {name}`"
+            )
+        return Project(**row)
 
     # -- audit ------------------------------------------------------------------------
 

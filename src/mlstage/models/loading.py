@@ -52,7 +52,6 @@ class LoadedModel:
 def load_model(uri: str) -> LoadedModel:
     """Load ``models:/name@alias``, ``models:/name/3`` or ``runs:/<run id>/<path>``."""
     from mlstage.models.api import get_registry_store
-    from mlstage.tracking.store import get_tracking_store
 
     settings = get_settings()
     ref = parse_model_uri(uri)
@@ -65,6 +64,8 @@ def load_model(uri: str) -> LoadedModel:
         }
     else:
         assert isinstance(ref, RunRef)
+        from mlstage.tracking.store import get_tracking_store
+
         tracking = get_tracking_store()
         listed = _run_files(tracking, ref)
         if MANIFEST_FILE not in listed:

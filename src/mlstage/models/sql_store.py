@@ -21,6 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from mlstage.config import Settings
 from mlstage.errors import Conflict, InvalidInput, NotFound
+from mlstage.governance.scope import check_project, project_id_named, readable_projects
 from mlstage.models.entities import ModelVersion, RegisteredModel, VersionStatus
 from mlstage.models.manifest import MANIFEST_FILE, load_manifest
 from mlstage.models.names import canonical_model_name, check_version
@@ -71,13 +72,16 @@ class SqlRegistryStore(RegistryLifecycleMixin):
         description: str = "",
         owner: str = "",
         tags: Mapping[str, str] | None = None,
+        project: str | None = None,
     ) -> RegisteredModel:
+        """A new, empty registered model in ``project`` (the default project when ``None``)."""
         canonical = canonical_model_name(name)
         description = check_text(description, "description")
         checked_tags = check_tags(tags)
         now = self.clock()
 
         def work(conn: Connection) -> None:
+            project_id = project_id_named(conn, project)
             self._refuse_clash(conn, name, canonical)
             model_id = conn.execute(
                 insert(t.registered_models)
@@ -88,6 +92,7 @@ class SqlRegistryStore(RegistryLifecycleMixin):
                     owner=owner[:250],
                     created_at=now,
                     updated_at=now,
+                    project_id=project_id,
                 )
                 .returning(t.registered_models.c.model_id)
             ).scalar_one()
@@ -122,6 +127,8 @@ class SqlRegistryStore(RegistryLifecycleMixin):
             t.registered_models.c.canonical_name == canonical_model_name(name)
         )
         row = conn.execute(query.with_for_update() if lock else query).first()
+        if row is not None:
+            check_project(row.project_id, f"registered model {name!r}")
         if row is None or row.name != name:
             hint = f"; did you mean {row.name!r}?" if row is not None else ""
             raise NotFound(f"registered model {name!r} does not exist{hint}")
@@ -134,7 +141,11 @@ class SqlRegistryStore(RegistryLifecycleMixin):
 
     def list_registered_models(self) -> list[RegisteredModel]:
         with self.db.read() as conn:
-            rows = conn.execute(select(t.registered_models).order_by(t.registered_models.c.name))
+            query = select(t.registered_models).order_by(t.registered_models.c.name)
+            readable = readable_projects()
+            if readable is not None:
+                query = query.where(t.registered_models.c.project_id.in_(readable))
+            rows = conn.execute(query)
             return [self._model_entity(conn, row) for row in rows.all()]
 
     def update_registered_model(
@@ -222,6 +233,15 @@ class SqlRegistryStore(RegistryLifecycleMixin):
                 .where(t.registered_models.c.canonical_name == canonical)
                 .with_for_update()
             ).first()
+            # a model lives in the project of the run that made its first version
+            run_project = conn.execute(
+                select(t.experiments.c.project_id)
+                .join_from(t.runs, t.experiments)
+                .where(t.runs.c.run_id == ref.run_id)
+            ).scalar()
+            check_project(run_project, f"run {ref.run_id!r}")
+            if row is not None:
+                check_project(row.project_id, f"registered model {name!r}")
             if row is None:
                 model_id = conn.execute(
                     insert(t.registered_models)
@@ -232,6 +252,7 @@ class SqlRegistryStore(RegistryLifecycleMixin):
                         owner=created_by,
                         created_at=now,
                         updated_at=now,
+                        project_id=run_project or 1,
                     )
                     .returning(t.registered_models.c.model_id)
                 ).scalar_one()

@@ -8,6 +8,9 @@ caller (fail closed).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from fastapi import FastAPI
 
 from mlstage import __version__
@@ -21,11 +24,13 @@ from mlstage.server.responses import NanJSONResponse
 from mlstage.server.routers import (
     artifacts,
     deployments,
+    feedback,
     health,
     prediction_logs,
     registry,
     tracking,
 )
+from mlstage.server.scoping import check_object_project
 
 MAX_JSON_BODY_BYTES = 16 * 1024 * 1024
 """Limit of any request body but artifact uploads: a full log-batch is well under 1 MiB."""
@@ -57,6 +62,8 @@ def create_app(
     )
     app.state.settings = settings
     app.state.stores = StoreProvider(settings)
+    app.state.check_object_project = check_object_project
+    app.state.audit_snapshot = _snapshot_taker(app)
     install_error_handlers(app)
     uploads = [
         LimitRule("PUT", artifacts.UPLOAD_PATH, max_upload_bytes),
@@ -69,6 +76,7 @@ def create_app(
     app.include_router(registry.build_router())
     app.include_router(deployments.build_router())
     app.include_router(prediction_logs.build_router())
+    app.include_router(feedback.build_router())
     app.include_router(ui.build_router())  # the web UI at /, last: its paths are the widest
     install_auth(app, settings)
     open_routes = unprotected_routes(app)
@@ -78,3 +86,15 @@ def create_app(
             + ", ".join(open_routes)
         )
     return app
+
+
+def _snapshot_taker(app: FastAPI) -> Callable[[str, str], dict[str, Any] | None]:
+    """What the audit log records of an object before and after a change."""
+
+    def take(object_type: str, object_id: str) -> dict[str, Any] | None:
+        from mlstage.governance.snapshots import snapshot
+
+        with app.state.stores.tracking().db.read() as conn:
+            return snapshot(conn, object_type, object_id)
+
+    return take

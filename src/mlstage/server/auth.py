@@ -17,7 +17,7 @@ import hmac
 import inspect
 import threading
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -58,9 +58,11 @@ CACHE_SECONDS = 2.0
 class Principal:
     """The caller of a request, as far as authorisation is concerned.
 
-    ``role`` is the role the caller acts with on the default project (a
-    token's scope already applied); ``via`` is ``token``, ``session`` or
-    ``anonymous``; ``csrf_token`` is set for cookie sessions only.
+    ``project_roles`` maps project ids to the role the caller acts with in
+    each (a token's scope already applied); ``role`` is the strongest of
+    them, which a route's action must reach before the object's own project
+    is checked (``mlstage.governance.scope``). ``via`` is ``token``,
+    ``session`` or ``anonymous``; ``csrf_token`` is set for cookie sessions only.
     """
 
     name: str
@@ -69,6 +71,7 @@ class Principal:
     role: str | None = None
     via: str = "anonymous"
     csrf_token: str | None = None
+    project_roles: Mapping[int, str] | None = None
 
 
 ANONYMOUS = Principal(name="anonymous")
@@ -82,9 +85,17 @@ def anonymous(request: Request) -> Principal:
 
 
 def principal_of(identity: Identity, via: str) -> Principal:
-    from mlstage.governance.roles import capped
+    from mlstage.governance.roles import capped, rank
 
+    project_roles: dict[int, str] | None = None
     role = capped(identity.role, identity.scope)
+    if identity.grants:
+        project_roles = {}
+        for project_id, granted in identity.grants:
+            acting = capped(granted, identity.scope)
+            if acting is not None:
+                project_roles[project_id] = acting
+        role = max(project_roles.values(), key=rank, default=None)
     return Principal(
         name=identity.name,
         roles=frozenset({role}) if role else frozenset(),
@@ -92,6 +103,7 @@ def principal_of(identity: Identity, via: str) -> Principal:
         role=role,
         via=via,
         csrf_token=identity.csrf_token,
+        project_roles=project_roles,
     )
 
 
@@ -204,6 +216,21 @@ async def require_principal(request: Request) -> Principal:
             f"{principal.name!r} may not {action.name} (needs the {action.role} role, "
             f"has {principal.role or 'none'}); ask an admin"
         )
+    if principal.project_roles is not None:
+        from mlstage.governance.scope import ProjectScope, set_scope
+
+        scope = ProjectScope(principal.name, principal.project_roles, action.role)
+        set_scope(scope)
+        check_object = getattr(request.app.state, "check_object_project", None)
+        if check_object is not None:
+            await run_in_threadpool(check_object, request, scope)
+    take = getattr(request.app.state, "audit_snapshot", None)
+    if take is not None and action.audited and request.method not in SAFE_METHODS:
+        object_id = request.path_params.get(action.object_id) if action.object_id else None
+        if object_id is not None:  # the "before" of the audit entry (the recorder takes "after")
+            request.state.audit_before = await run_in_threadpool(
+                take, action.object_type, str(object_id)
+            )
     return principal
 
 

@@ -33,10 +33,12 @@ class Body(BaseModel):
 class CreateExperiment(Body):
     name: StrictStr
     tags: dict[StrictStr, StrictStr] = Field(default_factory=dict)
+    project: StrictStr | None = None
 
 
 class ExperimentName(Body):
     name: StrictStr
+    project: StrictStr | None = None
 
 
 class ExperimentList(Body):

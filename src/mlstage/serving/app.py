@@ -24,10 +24,12 @@ from mlstage import __version__
 from mlstage.config import Settings, get_settings
 from mlstage.errors import MlstageError
 from mlstage.server.auth import is_protected, live_routes, require_principal
-from mlstage.serving.auth import install_serving_auth
 from mlstage.server.errors import ErrorResponse, install_error_handlers, mlstage_error_response
 from mlstage.server.limits import BodyLimitMiddleware
 from mlstage.serving import codecs
+from mlstage.serving.auth import install_serving_auth
+from mlstage.serving.feature_routes import build_feature_router, request_enricher
+from mlstage.serving.feedback_routes import build_feedback_router
 from mlstage.serving.options import ServingOptions
 from mlstage.serving.pool import LoadedVersion, freeze_heap
 from mlstage.serving.service import Answer, PredictionService
@@ -127,6 +129,7 @@ def _build_routes(service: PredictionService) -> tuple[APIRouter, APIRouter]:
     public = APIRouter()
     protected = APIRouter(dependencies=[Depends(require_principal)])
     options = service.options
+    enrich = request_enricher(service)  # fills serving_features in by entity key, if set
 
     @public.get("/health")
     async def health() -> Response:
@@ -166,7 +169,7 @@ def _build_routes(service: PredictionService) -> tuple[APIRouter, APIRouter]:
     async def predict(request: Request) -> Response:
         """Score ``{"records": [...]}``, ``{"columns", "data"}``, a CSV or a Parquet body."""
         kind = codecs.body_kind(request.headers.get("content-type"), codecs.PREDICT_KINDS)
-        table = codecs.parse_predict(await request.body(), kind, options.max_rows)
+        table = enrich(codecs.parse_predict(await request.body(), kind, options.max_rows))
         answer = await service.predict(table, table.key or request.headers.get("x-request-key"))
         if codecs.wants_csv(request.headers.get("accept")):
             scored = answer.scored
@@ -381,6 +384,8 @@ def create_serving_app(
     _install_handlers(app, service)
     public, protected = _build_routes(service)
     _include_page(app, service, protected)
+    app.include_router(build_feature_router(settings))
+    app.include_router(build_feedback_router(settings, service))
     app.include_router(public)
     app.include_router(protected)
     app.add_middleware(ContentTypeGuard)

@@ -10,6 +10,12 @@ wait out, unless ``max_wait`` asks for one).
 
 If a batch of several requests fails, each request is retried alone, so one
 bad request cannot fail the others that happened to share its batch.
+
+A model whose recent calls were short (under ``inline_below``) is called on
+the event loop itself: handing a few milliseconds of work to a thread and
+waking the loop when it is done costs two thread wake-ups a request, a fair
+share of a short call. Slow models, and the first call of any, run on the
+executor, so the loop never stalls for long.
 """
 
 from __future__ import annotations
@@ -52,9 +58,13 @@ class Batcher:
         max_queued_rows: int = 2048,
         observe: BatchObserver | None = None,
         label: str = "model",
+        inline_below: float = 0.0,
     ) -> None:
         self.predict = predict
         self.executor = executor
+        self.inline_below = inline_below
+        self.typical: float | None = None
+        """Recent model calls' time in seconds (a moving average); None before the first."""
         self.max_rows = max_rows
         self.max_wait = max_wait
         self.max_queued_rows = max_queued_rows
@@ -117,7 +127,7 @@ class Batcher:
         rows = [row for block, _ in batch for row in block]
         started = time.perf_counter()
         try:
-            scored = await loop.run_in_executor(self.executor, self.predict, rows)
+            scored = await self._call(loop, rows)
             if len(scored.predictions) != len(rows):
                 raise RuntimeError(
                     f"the model returned {len(scored.predictions)} predictions for {len(rows)} rows"
@@ -128,7 +138,7 @@ class Batcher:
                 return
             for block, future in batch:  # find the request that broke the batch
                 try:
-                    alone = await loop.run_in_executor(self.executor, self.predict, list(block))
+                    alone = await self._call(loop, list(block))
                 except Exception as single:
                     _settle(future, error=single)
                 else:
@@ -148,6 +158,18 @@ class Batcher:
                 ),
             )
             start = end
+
+    async def _call(self, loop: asyncio.AbstractEventLoop, rows: list[Any]) -> Scored:
+        """One model call: on the loop if calls are known to be short, else on the executor."""
+        typical = self.typical
+        started = time.perf_counter()
+        try:
+            if typical is not None and typical < self.inline_below and len(rows) <= self.max_rows:
+                return self.predict(rows)
+            return await loop.run_in_executor(self.executor, self.predict, rows)
+        finally:
+            took = time.perf_counter() - started
+            self.typical = took if typical is None else 0.8 * typical + 0.2 * took
 
 
 def _settle(

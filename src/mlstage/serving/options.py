@@ -35,8 +35,9 @@ class ServingOptions:
     """Seconds between reads of the deployment record (``deployment:<name>`` targets)."""
     log_requests: bool = True
     """Hand every prediction to the request log (when the request log is installed)."""
-    predict_threads: int = 4
-    """Threads running model calls; each version runs one batch at a time."""
+    predict_threads: int = 1
+    """Threads running each loaded version's model calls. A version runs one batch at a time,
+    so one thread, always the same, is enough, and keeps the model warm in its core's caches."""
 
     def __post_init__(self) -> None:
         for name in ("max_batch_rows", "max_body_bytes", "max_rows", "max_queued_rows"):

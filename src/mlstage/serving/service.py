@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,13 +94,8 @@ class PredictionService:
         self.settings = settings
         self.options = options
         self.metrics = ServiceMetrics()
-        self.executor = ThreadPoolExecutor(options.predict_threads, "mlstage-predict")
-        loader = load_version(options, self.executor, self.metrics.batch_observer)
-        try:
-            self.pool = VersionPool(target, options, loader, on_swap=self._swapped)
-        except BaseException:
-            self.executor.shutdown(wait=False)
-            raise
+        loader = load_version(options, self.metrics.batch_observer)
+        self.pool = VersionPool(target, options, loader, on_swap=self._swapped)
         self.logger = (
             _request_logger(settings, self.pool.current.model) if options.log_requests else None
         )
@@ -244,7 +238,8 @@ class PredictionService:
         self.pool.close()
         if self.logger is not None:
             self.logger.close()
-        self.executor.shutdown(wait=False, cancel_futures=True)
+        for version in self.pool.current.versions.values():
+            version.close()
 
 
 def _check(version: LoadedVersion, table: codecs.Table) -> list[Any]:

@@ -12,6 +12,7 @@ from sqlalchemy import exc as sa_exc
 
 from mlstage.config import Settings
 from mlstage.errors import Conflict, NotFound
+from mlstage.governance.scope import readable_projects
 from mlstage.models.names import canonical_model_name, check_model_name, check_version
 from mlstage.serving.deployments import (
     MAX_REASON,
@@ -210,8 +211,15 @@ class SqlDeploymentStore:
             return _entity(self._row(conn, name))
 
     def list_deployments(self) -> list[Deployment]:
+        query = select(t.deployments).order_by(_D.name)
+        readable = readable_projects()
+        if readable is not None:  # a deployment belongs to the project of its model
+            m = t.registered_models.c
+            query = query.join(t.registered_models, m.name == _D.model).where(
+                m.project_id.in_(readable)
+            )
         with self.db.read() as conn:
-            rows = conn.execute(select(t.deployments).order_by(_D.name)).all()
+            rows = conn.execute(query).all()
         return [_entity(row) for row in rows]
 
     def get_history(self, name: str) -> list[DeploymentEvent]:

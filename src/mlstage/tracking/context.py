@@ -93,3 +93,28 @@ def collect_context() -> RunContext:
         python_version=platform.python_version(),
         packages=dict(_packages()),
     )
+
+
+LOCK_FILES = (
+    "uv.lock",
+    "poetry.lock",
+    "pylock.toml",
+    "Pipfile.lock",
+    "requirements.lock",
+    "conda-lock.yml",
+)
+"""Lock files whose hash pins a run's environment, looked for in the project root."""
+LOCK_TAG = "mlstage.env.lock_sha256"
+
+
+@functools.cache
+def lock_file_tags(root: str) -> tuple[tuple[str, str], ...]:
+    """Run tags naming the project's lock file and its sha256 (none without a lock file)."""
+    import hashlib
+
+    for name in LOCK_FILES:
+        path = Path(root) / name
+        if path.is_file():
+            digest = hashlib.sha256(path.read_bytes()).hexdigest()
+            return ((LOCK_TAG, digest), ("mlstage.env.lock_file", name))
+    return ()

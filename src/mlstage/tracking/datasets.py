@@ -6,15 +6,33 @@ import hashlib
 from typing import Any
 
 from mlstage.errors import InvalidInput
+from mlstage.tracking import validation as v
 from mlstage.tracking.entities import ColumnSchema, Dataset
 
 
-def describe_dataset(data: Any, name: str, source: str = "") -> Dataset:
+def describe_dataset(data: Any, name: str | None, source: str = "") -> Dataset:
     """Summarise a pandas DataFrame, a NumPy array or a pyarrow Table.
 
     The digest covers values, index, column names and dtypes, so any change
     to the data gives a new digest, and the same data always the same one.
+    A registered dataset version (``DatasetVersion`` or ``"churn@3"``) is
+    recorded under its own name and digest, which is how lineage finds it.
     """
+    from mlstage.data.dataset_entities import DatasetVersion
+
+    if isinstance(data, str | DatasetVersion):
+        from mlstage.data.datasets import run_dataset
+
+        dataset = run_dataset(data)
+        if name is not None and name != dataset.name:
+            raise InvalidInput(
+                f"name {name!r} differs from the dataset version's name {dataset.name!r}; "
+                "leave name out when logging a registered dataset"
+            )
+        return dataset
+    if name is None:
+        raise InvalidInput("log_input needs name= for a DataFrame, array or table")
+    v.check_name(name, "dataset name")
     import numpy as np
     import pandas as pd
 

@@ -126,15 +126,24 @@ def _heartbeat(store: TrackingStore) -> Heartbeat:
 # -- experiments and runs -----------------------------------------------------------------
 
 
-def set_experiment(name: str) -> Experiment:
-    """Make ``name`` the current experiment, creating it if needed."""
+def set_experiment(name: str, project: str | None = None) -> Experiment:
+    """Make ``name`` the current experiment, creating it in ``project`` if needed.
+
+    ``project`` defaults to the ``project_name`` setting.
+    """
     global _experiment_name
-    experiment = _store().get_or_create_experiment(v.check_name(name, "experiment name"))
+    experiment = _store().get_or_create_experiment(
+        v.check_name(name, "experiment name"), project=project or _project_name()
+    )
     _experiment_name = experiment.name
     return experiment
 
 
 _experiment_ids_cache: dict[tuple[int, str], str] = {}
+
+
+def _project_name() -> str:
+    return config.get_settings().project_name
 
 
 def _resolve_experiment_id(
@@ -146,7 +155,8 @@ def _resolve_experiment_id(
     )
     key = (id(store), name)
     if fresh or key not in _experiment_ids_cache:
-        _experiment_ids_cache[key] = store.get_or_create_experiment(name).experiment_id
+        found = store.get_or_create_experiment(name, project=_project_name())
+        _experiment_ids_cache[key] = found.experiment_id
     return _experiment_ids_cache[key]
 
 
@@ -158,7 +168,7 @@ def start_run(
     nested: bool = False,
 ) -> ActiveRun:
     """Start a run in the current experiment; use it as ``with mlstage.start_run() as run:``."""
-    from mlstage.tracking.context import collect_context
+    from mlstage.tracking.context import collect_context, lock_file_tags
 
     if _run_stack and not nested:
         raise InvalidInput(
@@ -168,6 +178,8 @@ def start_run(
     all_tags = dict(tags or {})
     if _run_stack:
         all_tags.setdefault("mlstage.parent_run_id", _run_stack[-1].run_id)
+    for key, value in lock_file_tags(config.get_settings().project_root):
+        all_tags.setdefault(key, value)
     context = collect_context()
     try:
         run = store.create_run(_resolve_experiment_id(store, experiment), name, context, all_tags)
@@ -301,13 +313,22 @@ def set_tags(tags: Mapping[str, Any], *, run_id: str | None = None) -> None:
 
 
 def log_input(
-    data: Any, name: str, *, context: str = "training", source: str = "", run_id: str | None = None
+    data: Any,
+    name: str | None = None,
+    *,
+    context: str = "training",
+    source: str = "",
+    run_id: str | None = None,
 ) -> DatasetInput:
-    """Record the dataset a run used: name, content digest, row count and column schema."""
+    """Record the dataset a run used: name, content digest, row count and column schema.
+
+    ``data`` is a DataFrame, array or Arrow table (give ``name``), or a registered
+    dataset version (a ``DatasetVersion`` or a reference such as ``"churn@3"``): the
+    run then links to exactly that version (``mlstage.datasets.lineage``).
+    """
     from mlstage.tracking.datasets import describe_dataset
 
     rid, store = _require_run(run_id)
-    v.check_name(name, "dataset name")
     item = DatasetInput(dataset=describe_dataset(data, name, source), context=context)
     store.log_inputs(rid, [item])
     return item

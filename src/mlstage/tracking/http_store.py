@@ -39,8 +39,10 @@ class HttpTrackingStore(HttpApi):
 
     # -- experiments -----------------------------------------------------------------
 
-    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
-        body = {"name": name, "tags": text_map(tags, "tag")}
+    def create_experiment(
+        self, name: str, tags: Mapping[str, str] | None = None, project: str | None = None
+    ) -> Experiment:
+        body = {"name": name, "tags": text_map(tags, "tag"), "project": project}
         return Experiment.model_validate(self._json("POST", "/experiments", body))
 
     def get_experiment(self, experiment_id: str) -> Experiment:
@@ -54,8 +56,9 @@ class HttpTrackingStore(HttpApi):
             return None
         return Experiment.model_validate(data)
 
-    def get_or_create_experiment(self, name: str) -> Experiment:
-        data = self._json("POST", "/experiments/get-or-create", {"name": name}, idempotent=True)
+    def get_or_create_experiment(self, name: str, project: str | None = None) -> Experiment:
+        body = {"name": name, "project": project}
+        data = self._json("POST", "/experiments/get-or-create", body, idempotent=True)
         return Experiment.model_validate(data)
 
     def list_experiments(self, include_deleted: bool = False) -> list[Experiment]:

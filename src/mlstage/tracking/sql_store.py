@@ -21,6 +21,12 @@ from sqlalchemy.sql.elements import BindParameter
 from mlstage.artifacts.store import ArtifactStore, get_artifact_store
 from mlstage.config import Settings
 from mlstage.errors import Conflict, InvalidInput, NotFound
+from mlstage.governance.scope import (
+    check_project,
+    current_scope,
+    project_id_named,
+    readable_projects,
+)
 from mlstage.store import tables as t
 from mlstage.store.database import Database, get_database
 from mlstage.tracking import validation as v
@@ -103,12 +109,16 @@ class SqlTrackingStore(RunArtifactsMixin):
 
     # -- experiments -------------------------------------------------------
 
-    def create_experiment(self, name: str, tags: Mapping[str, str] | None = None) -> Experiment:
+    def create_experiment(
+        self, name: str, tags: Mapping[str, str] | None = None, project: str | None = None
+    ) -> Experiment:
+        """A new experiment in ``project`` (the default project when ``None``)."""
         name = v.check_name(name, "experiment name")
         checked_tags = check_tags(tags)
         now = self.clock()
 
         def work(conn: Connection) -> int:
+            project_id = project_id_named(conn, project)
             clash = conn.execute(
                 select(t.experiments.c.lifecycle_stage).where(t.experiments.c.name == name)
             ).scalar()
@@ -117,7 +127,13 @@ class SqlTrackingStore(RunArtifactsMixin):
                 raise Conflict(f"experiment {name!r} already exists{hint}")
             new_id = conn.execute(
                 insert(t.experiments)
-                .values(name=name, lifecycle_stage="active", created_at=now, updated_at=now)
+                .values(
+                    name=name,
+                    lifecycle_stage="active",
+                    created_at=now,
+                    updated_at=now,
+                    project_id=project_id,
+                )
                 .returning(t.experiments.c.experiment_id)
             ).scalar_one()
             if checked_tags:
@@ -144,19 +160,23 @@ class SqlTrackingStore(RunArtifactsMixin):
             ).first()
             if row is None:
                 raise NotFound(f"experiment {experiment_id!r} does not exist")
+            check_project(row.project_id, f"experiment {experiment_id!r}")
             return self._experiment(conn, row)
 
     def get_experiment_by_name(self, name: str) -> Experiment | None:
         with self.db.read() as conn:
             row = conn.execute(select(t.experiments).where(t.experiments.c.name == name)).first()
-            return None if row is None else self._experiment(conn, row)
+            if row is None:
+                return None
+            check_project(row.project_id, f"experiment {name!r}")
+            return self._experiment(conn, row)
 
-    def get_or_create_experiment(self, name: str) -> Experiment:
+    def get_or_create_experiment(self, name: str, project: str | None = None) -> Experiment:
         found = self.get_experiment_by_name(name)
         if found is not None:
             return found
         try:
-            return self.create_experiment(name)
+            return self.create_experiment(name, project=project)
         except Conflict:
             found = self.get_experiment_by_name(name)
             if found is None:
@@ -167,6 +187,9 @@ class SqlTrackingStore(RunArtifactsMixin):
         query = select(t.experiments).order_by(t.experiments.c.experiment_id)
         if not include_deleted:
             query = query.where(t.experiments.c.lifecycle_stage == "active")
+        readable = readable_projects()
+        if readable is not None:
+            query = query.where(t.experiments.c.project_id.in_(readable))
         with self.db.read() as conn:
             rows = conn.execute(query).all()
             tags = group_rows(conn.execute(select(t.experiment_tags)).all(), "experiment_id")
@@ -191,6 +214,16 @@ class SqlTrackingStore(RunArtifactsMixin):
             )
 
         self.db.write(work)
+
+    def _check_experiments(self, conn: Connection, exp_ids: Sequence[int]) -> None:
+        """Refuse experiments outside the caller's projects (as if they did not exist)."""
+        e = t.experiments.c
+        rows = conn.execute(
+            select(e.experiment_id, e.project_id).where(e.experiment_id.in_(exp_ids))
+        )
+        found = {exp_id: project_id for exp_id, project_id in rows}
+        for exp_id in exp_ids:
+            check_project(found.get(exp_id), f"experiment {str(exp_id)!r}")
 
     def _experiment(self, conn: Connection, row: Row[Any]) -> Experiment:
         tag_rows = conn.execute(
@@ -217,6 +250,8 @@ class SqlTrackingStore(RunArtifactsMixin):
         now = self.clock()
 
         def work(conn: Connection) -> None:
+            if current_scope() is not None:
+                self._check_experiments(conn, [exp_id])
             stage = conn.execute(self._sql.experiment_stage, {"b_experiment_id": exp_id}).scalar()
             if stage is None:
                 raise NotFound(f"experiment {experiment_id!r} does not exist")
@@ -332,6 +367,11 @@ class SqlTrackingStore(RunArtifactsMixin):
         self._maybe_reap()
         with self.db.read() as conn:
             runs = self._load_runs(conn, [run_id])
+            if runs and current_scope() is not None:
+                try:
+                    self._check_experiments(conn, [int(runs[0].experiment_id)])
+                except NotFound:
+                    raise NotFound(f"run {run_id!r} does not exist") from None
         if not runs:
             raise NotFound(f"run {run_id!r} does not exist")
         return runs[0]
@@ -485,6 +525,8 @@ class SqlTrackingStore(RunArtifactsMixin):
         self._maybe_reap()
         query = build_run_id_query(exp_ids, clauses, orders, max_results + 1, offset)
         with self.db.read() as conn, bulk_build():
+            if current_scope() is not None:
+                self._check_experiments(conn, exp_ids)
             ids = list(conn.execute(query).scalars())
             more = len(ids) > max_results
             runs = self._load_runs(conn, ids[:max_results])

@@ -11,6 +11,7 @@ from typing import Any
 
 from mlstage.config import Settings
 from mlstage.errors import InvalidInput
+from mlstage.models.flavors.skops_defaults import import_skops_io
 from mlstage.models.manifest import FlavorName, ModelManifest
 
 MODEL_FILE = "model.skops"
@@ -43,6 +44,23 @@ VETTED_TYPES = (
     "numpy.random._generator.Generator",
     "numpy.random._pcg64.PCG64",
     "builtins.slice",
+    # XGBoost and LightGBM through their scikit-learn API. Their estimators are plain
+    # attribute holders like scikit-learn's; each booster rebuilds itself in __setstate__
+    # from its library's own model format (XGBoost's binary/UBJSON buffer, LightGBM's model
+    # text), parsed by the library's native code: no pickle, no Python code named by the
+    # file. A crafted booster can at worst make that parser fail or misbehave, the same
+    # exposure as scikit-learn's Tree above, behind the same sha256 check of the registry.
+    "collections.OrderedDict",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
+    "xgboost.sklearn.XGBRegressor",
+    "xgboost.sklearn.XGBRanker",
+    "xgboost.sklearn.XGBRFClassifier",
+    "xgboost.sklearn.XGBRFRegressor",
+    "lightgbm.basic.Booster",
+    "lightgbm.sklearn.LGBMClassifier",
+    "lightgbm.sklearn.LGBMRegressor",
+    "lightgbm.sklearn.LGBMRanker",
 )
 
 
@@ -50,13 +68,11 @@ class SklearnFlavor:
     name: FlavorName = "sklearn"
 
     def save(self, model: Any) -> tuple[dict[str, bytes], dict[str, Any] | None]:
-        import skops.io
-
-        return {MODEL_FILE: skops.io.dumps(model)}, None
+        skops_io = import_skops_io()
+        return {MODEL_FILE: skops_io.dumps(model)}, None
 
     def load(self, files: dict[str, bytes], manifest: ModelManifest, settings: Settings) -> Any:
-        import skops.io
-
+        skops_io = import_skops_io()
         data = files.get(MODEL_FILE)
         if data is None:
             raise InvalidInput(f"the model has no {MODEL_FILE}; it is not a scikit-learn model")
@@ -65,9 +81,9 @@ class SklearnFlavor:
         trusted = set(VETTED_TYPES) | set(settings.model_trusted_types)
         try:
             # loads refuses untrusted types itself: the file is parsed once on success.
-            return skops.io.loads(data, trusted=sorted(trusted))
+            return skops_io.loads(data, trusted=sorted(trusted))
         except UntrustedTypesFoundException:
-            untrusted = [t for t in skops.io.get_untrusted_types(data=data) if t not in trusted]
+            untrusted = [t for t in skops_io.get_untrusted_types(data=data) if t not in trusted]
         raise InvalidInput(
             f"the model file holds types that are not trusted: {', '.join(sorted(untrusted))}. "
             "If you trust them, an administrator can add them to the model_trusted_types "

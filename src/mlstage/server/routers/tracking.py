@@ -42,7 +42,7 @@ router = APIRouter(prefix="/api/v1", dependencies=[Depends(require_principal)])
 
 @router.post("/experiments", status_code=201, tags=["experiments"])
 def create_experiment(body: CreateExperiment, store: Store) -> Experiment:
-    return store.create_experiment(body.name, body.tags)
+    return store.create_experiment(body.name, body.tags, project=body.project)
 
 
 @router.get("/experiments", tags=["experiments"], response_model=ExperimentList)
@@ -63,7 +63,7 @@ def get_experiment_by_name(store: Store, name: Annotated[str, Query()]) -> Exper
 @router.post("/experiments/get-or-create", tags=["experiments"])
 def get_or_create_experiment(body: ExperimentName, store: Store) -> Experiment:
     """Idempotent: the existing experiment, or a new one, never a conflict."""
-    return store.get_or_create_experiment(body.name)
+    return store.get_or_create_experiment(body.name, project=body.project)
 
 
 @router.get("/experiments/{experiment_id}", tags=["experiments"])

@@ -13,7 +13,16 @@ from __future__ import annotations
 from fastapi import APIRouter, Depends, Request, Response
 
 from mlstage.server.auth import require_principal
-from mlstage.server.ui import assets, routes_deployments, routes_registry, routes_tracking
+from mlstage.server.ui import (
+    assets,
+    routes_data,
+    routes_deployments,
+    routes_features,
+    routes_governance,
+    routes_pipelines,
+    routes_registry,
+    routes_tracking,
+)
 from mlstage.server.ui.render import page
 from mlstage.server.ui.routing import PageRoute
 
@@ -29,6 +38,10 @@ def build_router() -> APIRouter:
     routes_tracking.add_routes(pages)
     routes_registry.add_routes(pages)
     routes_deployments.add_routes(pages)
+    routes_data.add_routes(pages)
+    routes_features.add_routes(pages)
+    routes_pipelines.add_routes(pages)
+    routes_governance.add_routes(pages)
     public = APIRouter(route_class=PageRoute)
     _public_routes(public)
     router = APIRouter(include_in_schema=False)

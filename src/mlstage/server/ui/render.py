@@ -38,6 +38,11 @@ NAV = (
     ("experiments", "Experiments", "/experiments"),
     ("models", "Models", "/models"),
     ("deployments", "Deployments", "/deployments"),
+    ("datasets", "Datasets", "/datasets"),
+    ("features", "Features", "/features"),
+    ("pipelines", "Pipelines", "/pipelines"),
+    ("audit", "Audit", "/audit"),
+    ("assess", "Maturity", "/assess"),
 )
 """The top navigation; later pages (datasets, pipelines, monitoring, governance) add a row."""
 
@@ -100,6 +105,7 @@ def page(request: Request, template: str, status_code: int = 200, **context: Any
             csrf_token=hooks.csrf_token(request),
             csrf_field=hooks.CSRF_FIELD,
             logout_path=hooks.LOGOUT_PATH,
+            allowed=lambda method, route: hooks.allowed(request, method, route),
             **context,
         )
     )

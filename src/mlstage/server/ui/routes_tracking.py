@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from mlstage.errors import InvalidInput
+from mlstage.errors import InvalidInput, NotFound
 from mlstage.server.deps import tracking_store
 from mlstage.server.ui import runs_table
 from mlstage.server.ui.assets import plotly_head
@@ -24,6 +24,7 @@ def add_routes(router: APIRouter) -> None:
     router.add_api_route("/experiments", experiments, methods=["GET"])
     router.add_api_route("/experiments/{experiment_id}", runs, methods=["GET"])
     router.add_api_route("/runs/{run_id}", run, methods=["GET"])
+    router.add_api_route("/runs/{run_id}/preview", preview, methods=["GET"])
     router.add_api_route("/compare", compare, methods=["GET"])
 
 
@@ -58,6 +59,33 @@ def runs(
         sizes=runs_table.PAGE_SIZES,
         next_order=runs_table.next_order,
         sort_state=runs_table.sort_state,
+    )
+
+
+def preview(request: Request, run_id: str, store: Store, path: str) -> Response:
+    """One artifact shown safely (see ``previews``), with its download link."""
+    from mlstage.artifacts.paths import canonical_artifact_path
+    from mlstage.server.ui import previews
+
+    found = store.get_run(run_id)
+    path = canonical_artifact_path(path)
+    parent = path.rsplit("/", 1)[0] if "/" in path else None
+    info = next((a for a in store.list_artifacts(run_id, parent) if a.path == path), None)
+    if info is None or info.is_dir:
+        raise NotFound(f"run {run_id} has no artifact {path!r}")
+    shown = (
+        previews.preview(path, store.read_artifact(run_id, path))
+        if previews.can_preview(path, info.size)
+        else previews.Preview("none", reason="too large or of a type without a preview")
+    )
+    return page(
+        request,
+        "artifact.html",
+        section="experiments",
+        run=found,
+        artifact=info,
+        preview=shown,
+        max_rows=previews.MAX_TABLE_ROWS,
     )
 
 

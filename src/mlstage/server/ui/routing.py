@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import Request, Response
+from fastapi.responses import RedirectResponse
 from fastapi.routing import APIRoute
 
 from mlstage.errors import MlstageError
@@ -19,10 +20,16 @@ from mlstage.server.ui.render import page
 
 
 def error_page(request: Request, error: MlstageError) -> Response:
-    """The error inside the layout; a 401 offers the sign-in page, coming back here after."""
+    """The error inside the layout; a 401 offers the sign-in page, coming back here after.
+
+    A browser opening a page (a GET that accepts HTML) is sent to the sign-in
+    page straight away; scripts and other clients get the 401 itself.
+    """
     status = status_for(error)
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     login = f"/login?{urlencode({'next': target})}" if status == 401 else ""
+    if login and request.method == "GET" and "text/html" in request.headers.get("accept", ""):
+        return RedirectResponse(login, status_code=303)
     return page(request, "error.html", status, status=status, message=error.message, login=login)
 
 

@@ -1,0 +1,108 @@
+"""The default online store: one SQLite file, one row per view layout and entity.
+
+Reads go straight through the standard library's ``sqlite3`` (no ORM, no
+SQLAlchemy), one statement per view with the keys bound as parameters; the
+number of placeholders is rounded up to a power of two, so a handful of
+prepared statements serve every batch size from sqlite3's statement cache.
+Each thread gets its own connection; WAL lets materialisation write while
+readers read.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS online_values (
+    view TEXT NOT NULL,
+    entity_key TEXT NOT NULL,
+    event_ts INTEGER NOT NULL,
+    vals BLOB NOT NULL,
+    PRIMARY KEY (view, entity_key)
+) WITHOUT ROWID
+"""
+UPSERT = """
+INSERT INTO online_values (view, entity_key, event_ts, vals) VALUES (?, ?, ?, ?)
+ON CONFLICT (view, entity_key) DO UPDATE SET event_ts = excluded.event_ts, vals = excluded.vals
+WHERE excluded.event_ts > online_values.event_ts
+   OR (excluded.event_ts = online_values.event_ts AND excluded.vals != online_values.vals)
+"""
+READ_ONE = "SELECT vals FROM online_values WHERE view = ? AND entity_key = ?"
+_READ_MANY = "SELECT entity_key, vals FROM online_values WHERE view = ? AND entity_key IN ({})"
+MAX_BIND = 512
+_BATCH = 5_000
+
+
+class SqliteOnlineStore:
+    """``sqlite:///path/online.db``."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(Path(path).resolve())
+        self.store_id = f"sqlite:///{self.path}"
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._connection()  # creates the file and table now, so errors surface here
+
+    def _connection(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(
+                self.path, timeout=60.0, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute(SCHEMA)
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def write(self, storage_id: str, rows: Iterable[tuple[str, int, bytes | str]]) -> int:
+        conn = self._connection()
+        before = conn.total_changes
+        batch: list[tuple[str, str, int, bytes | str]] = []
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for key, ts, vals in rows:
+                batch.append((storage_id, key, ts, vals))
+                if len(batch) >= _BATCH:
+                    conn.executemany(UPSERT, batch)
+                    batch.clear()
+            if batch:
+                conn.executemany(UPSERT, batch)
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return conn.total_changes - before
+
+    def read(self, requests: Sequence[tuple[str, Sequence[str]]]) -> list[list[str | bytes | None]]:
+        conn = self._connection()
+        out: list[list[str | bytes | None]] = []
+        for storage_id, keys in requests:
+            if len(keys) == 1:
+                row = conn.execute(READ_ONE, (storage_id, keys[0])).fetchone()
+                out.append([None if row is None else row[0]])
+                continue
+            found: dict[str, str | bytes] = {}
+            for start in range(0, len(keys), MAX_BIND):
+                chunk = list(keys[start : start + MAX_BIND])
+                size = 1 << (len(chunk) - 1).bit_length()
+                chunk += [chunk[-1]] * (size - len(chunk))  # pad: few distinct statements
+                found.update(
+                    conn.execute(_READ_MANY.format(",".join("?" * size)), (storage_id, *chunk))
+                )
+            out.append([found.get(k) for k in keys])
+        return out
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._all:
+                conn.close()
+            self._all.clear()
+        self._local = threading.local()
