@@ -34,16 +34,33 @@ def predict(
     chunk_rows: Annotated[
         int, typer.Option("--chunk-rows", min=1, metavar="N", help="Rows scored at a time.")
     ] = 50_000,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            "-x",
+            help="local (in chunks, here), dask (a local cluster) or tcp://host:port (a running "
+            "scheduler); on Dask the input is Parquet and the output a folder of Parquet files.",
+        ),
+    ] = "local",
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")] = False,
 ) -> None:
     """Score a CSV or Parquet file: its columns plus prediction and class probabilities."""
     from mlstage.cli._console import console, print_json, text
     from mlstage.cli.models_args import model_uri
-    from mlstage.serving.batch import score_file
 
-    summary = score_file(
-        model_uri(model), input_path, output_path, chunk_rows=chunk_rows, progress=not as_json
-    )
+    if executor == "local":
+        from mlstage.serving.batch import score_file
+
+        summary = score_file(
+            model_uri(model), input_path, output_path, chunk_rows=chunk_rows, progress=not as_json
+        )
+    else:
+        from mlstage.serving.batch_dask import score_parquet_on_dask
+
+        summary = score_parquet_on_dask(
+            model_uri(model), input_path, output_path, executor=executor
+        )
     if as_json:
         print_json(
             {
