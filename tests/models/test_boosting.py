@@ -128,3 +128,20 @@ def test_boosted_classifier_is_served_with_probabilities(
     np.testing.assert_allclose(body["probabilities"], model.predict_proba(rows), rtol=1e-6)
     assert missing.status_code == 422
     assert "sepal_width" in missing.text
+
+
+@pytest.mark.parametrize("library", LIBRARIES)
+def test_the_manifest_requires_the_boosting_library_even_inside_a_pipeline(
+    project: Path, library: str, iris: tuple[pd.DataFrame, pd.Series]
+) -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = iris
+    booster = fitted(library, iris)
+    model = make_pipeline(StandardScaler(), type(booster)(**booster.get_params())).fit(X, y)
+    with mlstage.start_run():
+        info = mlstage.log_model(model, "model", input_example=X.head(5))
+    pinned = [r.split("==")[0] for r in info.manifest.requirements]
+    assert any(name in (library, f"{library}-cpu") for name in pinned), pinned
+    assert "scikit-learn" in pinned

@@ -84,7 +84,8 @@ def log_model(
         python_version=run.context.python_version,
         packages=packages,
         requirements=[f"{p}=={packages[p]}" for p in REQUIREMENT_PACKAGES if p in packages]
-        + _flavor_requirements(flavor.name),
+        + _flavor_requirements(flavor.name)
+        + _library_requirements(model),
         run_id=rid,
         artifact_path=name,
         datasets=[
@@ -117,6 +118,37 @@ def _flavor_requirements(flavor: str) -> list[str]:
         return [f"skops=={metadata.version('skops')}"]
     except metadata.PackageNotFoundError:
         return []
+
+
+MODEL_LIBRARIES = ("xgboost", "lightgbm")
+"""Libraries outside scikit-learn whose estimators the sklearn flavor saves (by module name)."""
+
+
+def _library_requirements(model: Any) -> list[str]:
+    """Pins of the libraries the model's estimators (nested ones too) come from.
+
+    A pipeline ending in an XGBoost classifier needs ``xgboost`` (or its CPU
+    build, ``xgboost-cpu``) wherever it is loaded, e.g. in a built image.
+    """
+    from importlib import metadata
+
+    roots = {type(model).__module__.split(".", 1)[0]}
+    get_params = getattr(model, "get_params", None)
+    if callable(get_params):
+        try:
+            nested = get_params(deep=True).values()
+        except Exception:  # a foreign estimator's get_params failing: pin what we know
+            nested = []
+        roots |= {type(v).__module__.split(".", 1)[0] for v in nested}
+    libraries = sorted(roots & set(MODEL_LIBRARIES))
+    if not libraries:
+        return []
+    found = []
+    distributions = metadata.packages_distributions()
+    for root in libraries:
+        for dist in sorted(set(distributions.get(root, []))):
+            found.append(f"{dist}=={metadata.version(dist)}")
+    return found
 
 
 def register_model(
