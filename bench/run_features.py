@@ -10,7 +10,7 @@ Standard library only. It reuses the tracking benchmark's harness
 ``bench/.venvs/feast`` (``pip install "feast[duckdb]==0.67.0"``); mlstage runs
 from the dev venv ``.venv``. Workers: ``bench/features/*_worker.py``, each
 measurement a fresh process in a fresh temp folder; every Python process
-runs with the loopback-only network guard (``bench/features/netguard``) and
+runs with the loopback-only network guard (``bench/serving/netguard``) and
 Feast with ``FEAST_USAGE=False``.
 
 Data (``bench/features/_bench.py``, written once per run): 1,000,000 feature
@@ -50,6 +50,8 @@ import run_tracking as rt  # the tracking harness, next to this file
 BENCH = rt.BENCH
 REPO = rt.REPO
 WORKERS = BENCH / "features"
+LOOPBACK_GUARD = BENCH / "serving" / "netguard"
+"""The serving benchmark's guard: its servers bind on loopback, as the feature server does."""
 RESULTS = rt.RESULTS
 BEGIN, END = "<!-- features:begin -->", "<!-- features:end -->"
 FEAST_REQUIREMENT = "feast[duckdb]==0.67.0"
@@ -86,7 +88,7 @@ class Worker:
     def env(self, folder: Path) -> dict[str, str]:
         env = rt.base_env()
         env["PATH"] = f"{self.python.parent}{os.pathsep}{env.get('PATH', '')}"
-        env["PYTHONPATH"] = str(WORKERS / "netguard")
+        env["PYTHONPATH"] = str(LOOPBACK_GUARD)
         env["BENCH_NET_LOG"] = str(self.net_log)
         env["FEAST_USAGE"] = "False"
         if self.name == "mlstage":

@@ -1,6 +1,6 @@
-"""Loopback-only network guard for every Python process of the serving benchmark.
+"""Loopback-only network guard for every Python process of the serving and feature benchmarks.
 
-bench/run_serving.py puts this folder on ``PYTHONPATH`` and sets
+bench/run_serving.py and bench/run_features.py put this folder on ``PYTHONPATH`` and set
 ``BENCH_NET_LOG``; then each Python process (the set-up workers, both
 services, the ``uvicorn`` that ``mlflow models serve`` execs, anything they
 start) may bind and connect on the loopback interface only. Any other
