@@ -13,7 +13,7 @@ EXTRAS := dev,postgres,s3,redis,dask
 help: ## List the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-8s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-demo: $(STAMP) ## Track five models, register and validate the best, show its card (./.mlstage)
+demo: $(STAMP) ## Stages 0 to 2 in ./mlstage-demo: tracking, registry, the retraining loop, assess
 	$(BIN)/mlstage demo
 
 test: $(STAMP) ## Run the test suite

@@ -99,22 +99,19 @@ def main() -> None:
     if scenario == "online":
         materialized = materialize(fs)
         keys = json.loads((shared / b.KEYS_FILE).read_text(encoding="utf-8"))
-        one = b.timed_lookups(
+        timed = b.online_lookups(
             lambda k: fs.get_online_features(
                 features=b.REFS, entity_rows=[{"customer_id": k}]
             ).to_dict(),
-            keys["one"],
-        )
-        hundred = b.timed_lookups(
             lambda k: fs.get_online_features(
                 features=b.REFS, entity_rows=[{"customer_id": x} for x in k]
             ).to_dict(),
-            keys["hundred"],
+            keys,
         )
         sample = fs.get_online_features(
             features=b.REFS, entity_rows=[{"customer_id": k} for k in keys["one"][:3]]
         ).to_dict()
-        b.emit({"one": one, "hundred": hundred, "materialize": materialized, "sample": sample})
+        b.emit({**timed, "materialize": materialized, "sample": sample})
         return
     if scenario == "serve-setup":
         b.emit({"materialize": materialize(fs), "repo": str(folder / "repo")})

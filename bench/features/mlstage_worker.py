@@ -96,14 +96,13 @@ def main() -> None:
     if scenario == "online":
         materialized = materialize(fs)
         keys = json.loads((shared / b.KEYS_FILE).read_text(encoding="utf-8"))
-        one = b.timed_lookups(
-            lambda k: fs.get_online_features({"customer_id": [k]}, b.REFS), keys["one"]
-        )
-        hundred = b.timed_lookups(
-            lambda k: fs.get_online_features({"customer_id": k}, b.REFS), keys["hundred"]
+        timed = b.online_lookups(
+            lambda k: fs.get_online_features({"customer_id": [k]}, b.REFS),
+            lambda k: fs.get_online_features({"customer_id": k}, b.REFS),
+            keys,
         )
         sample = fs.get_online_features({"customer_id": keys["one"][:3]}, b.REFS)
-        b.emit({"one": one, "hundred": hundred, "materialize": materialized, "sample": sample})
+        b.emit({**timed, "materialize": materialized, "sample": sample})
         return
     if scenario == "serve-setup":
         import numpy as np

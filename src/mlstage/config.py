@@ -102,6 +102,33 @@ class Settings:
     """The ``From`` address of alert e-mails."""
     alert_webhook_timeout: float = 10.0
     """Seconds one webhook attempt may take before it counts as failed."""
+    # -- environments and data classification (task "environments", issue 9) --
+    environment: str = ""
+    """The environment this process works in (``mlstage environments create``); empty: no
+    environment policy. A deployment's own environment wins for serving."""
+    classification_levels: tuple[str, ...] = ("public", "internal", "confidential", "restricted")
+    """The organisation's data classifications, lowest first."""
+    default_classification: str = "internal"
+    """The classification of data nobody labelled (``mlstage classify``)."""
+    classified_download_roles: tuple[str, ...] = ("confidential:maintainer", "restricted:admin")
+    """``level:role`` pairs: downloads and exports of objects at that level or above need
+    at least that role (signed-in callers of the server)."""
+    # -- PII masking, retention, garbage collection (task "pii", issue 9) --
+    pii_mode: str = "mask"
+    """How personal data is hidden in the request log, previews, UI pages and exports:
+    ``mask`` (``***``, cards keep their last four digits) or ``hash`` (keyed HMAC-SHA256)."""
+    pii_hash_key: str = ""
+    """The key of the ``hash`` mode of ``pii_mode`` (needed then): one key, the same hashes."""
+    pii_columns: tuple[str, ...] = ()
+    """Columns declared sensitive beyond the detectors': ``column`` (everywhere) or
+    ``name:column`` (only in the model or dataset ``name``)."""
+    pii_raw_max_classification: str = ""
+    """Highest classification whose data keeps raw personal data; empty: always masked."""
+    retention_days: tuple[str, ...] = ()
+    """``classification=days`` pairs (``*`` for any other): request logs, monitor results
+    and feedback older than that are deleted by ``mlstage retention apply``; unlisted: kept."""
+    gc_grace_seconds: float = 3600.0
+    """Blobs younger than this are never collected by ``mlstage gc`` (writes in flight)."""
     project_root: str = ""
     """Folder holding mlstage.toml (or the working directory)."""
     project: Mapping[str, Any] = field(default_factory=dict)
@@ -138,8 +165,12 @@ def load_settings(start: Path | None = None, **overrides: Any) -> Settings:
         values.update(file_values)
     values.update(_from_env(os.environ))
     values.update(_coerce_all({k: v for k, v in overrides.items() if v is not None}, "override"))
-    settings = Settings(project_root=str(root), project=project, **values)
-    return _fill_defaults(settings)
+    settings = _fill_defaults(Settings(project_root=str(root), project=project, **values))
+    if settings.environment:  # its own database and artifact root, if it has them
+        from mlstage.governance.environment_storage import storage_settings
+
+        settings = storage_settings(settings)
+    return settings
 
 
 def _fill_defaults(settings: Settings) -> Settings:

@@ -1,4 +1,7 @@
-"""``mlstage demo``: five tracked runs, the best registered, validated, promoted and carded."""
+"""``mlstage demo``: five tracked runs, the best registered, validated, promoted and carded.
+
+Stage 2 (the loop over simulated days) has its own test: ``test_cli_demo_loop.py``.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,8 @@ from typer.testing import Result
 
 Cli = Callable[..., Result]
 MODELS = {"logreg-C0.01", "logreg-C0.1", "logreg-C1.0", "random-forest", "gradient-boosting"}
+STAGE_1 = ("demo", "--dir", ".", "--until", "1")
+"""Stages 0 and 1 only, in the test's project: tracking, registry, gate, card."""
 
 
 def section(output: str, title: str) -> list[str]:
@@ -22,7 +27,7 @@ def section(output: str, title: str) -> list[str]:
 
 @pytest.mark.slow
 def test_demo_tracks_five_runs_and_prints_them_best_first(cli: Cli, project: Path) -> None:
-    result = cli("demo")
+    result = cli(*STAGE_1)
     assert result.exit_code == 0, result.output
     assert result.stderr == ""
     assert "Experiment 'demo', best roc_auc first" in result.stdout
@@ -58,7 +63,7 @@ def test_demo_tracks_five_runs_and_prints_them_best_first(cli: Cli, project: Pat
 
 @pytest.mark.slow
 def test_demo_registers_validates_and_promotes_the_best(cli: Cli, project: Path) -> None:
-    result = cli("demo")
+    result = cli(*STAGE_1)
     assert result.exit_code == 0, result.output
     out = result.stdout
     best = json.loads(
@@ -102,8 +107,8 @@ def test_demo_registers_validates_and_promotes_the_best(cli: Cli, project: Path)
 
 @pytest.mark.slow
 def test_demo_twice_validates_the_new_version_against_the_first_champion(cli: Cli) -> None:
-    assert cli("demo").exit_code == 0
-    second = cli("demo")
+    assert cli(*STAGE_1).exit_code == 0
+    second = cli(*STAGE_1)
     assert second.exit_code == 0, second.output
     out = second.stdout
     assert sum(line.startswith("│") for line in out.splitlines()) == len(MODELS)
@@ -139,7 +144,7 @@ def test_demo_serve_ends_with_the_ui_up_and_a_login_that_works(project: Path) ->
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "COLUMNS": "200"}
     proc = subprocess.Popen(
-        [str(Path(sys.executable).with_name("mlstage")), "demo", "--serve", "--port", str(port)],
+        [str(Path(sys.executable).with_name("mlstage")), *STAGE_1, "--serve", "--port", str(port)],
         cwd=project,
         env=env,
         stdout=subprocess.PIPE,

@@ -410,7 +410,7 @@ def readme_commands() -> list[str]:
 
 @pytest.mark.slow
 def test_every_command_of_the_readme_models_section_works(cli: Cli, project: Path) -> None:
-    ok(cli("demo"))
+    ok(cli("demo", "--dir", ".", "--until", "1"))
     runs = as_json(cli, "runs", "list", "-e", "demo", "--order-by", "metrics.roc_auc DESC")
     for line in readme_commands():
         args = shlex.split(line, comments=True)

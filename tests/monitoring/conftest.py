@@ -64,6 +64,7 @@ def record(
     deployment: str | None = None,
     prediction_id: str | None = None,
     request_key: str | None = None,
+    error: str | None = None,
 ) -> PredictionRecord:
     return PredictionRecord(
         prediction_id=prediction_id or uuid.uuid4().hex,
@@ -77,6 +78,7 @@ def record(
         output=output,
         probabilities=probabilities,
         latency_ms=latency_ms,
+        error=error,
     )
 
 

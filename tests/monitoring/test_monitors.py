@@ -207,6 +207,28 @@ def test_service_health_numbers_come_from_the_request_log(sqlite_env: Env) -> No
     assert got["error_rate"].value == pytest.approx(0.05)
 
 
+def test_without_metrics_urls_the_error_rate_comes_from_failed_rows_in_the_log(
+    sqlite_env: Env,
+) -> None:
+    rows = [record({"x": 1.0}, 1, at=T0 - HOUR + i, probabilities=[0.2, 0.8]) for i in range(90)]
+    failed = "RuntimeError: the feature table is gone"
+    rows += [record({"x": 1.0}, None, at=T0 - HOUR + i, error=failed) for i in range(10)]
+    sqlite_env.log(rows)
+    labels = [make_label(r.prediction_id, 1) for r in rows[:90]]
+    SqlFeedbackStore(sqlite_env.db, sqlite_env.artifacts, clock=lambda: T0).add_labels(labels)
+    monitoring = Monitoring(
+        model="churn",
+        monitors=[ServiceHealth(), Performance(task="classification", metrics=["accuracy"])],
+    )
+    report = run_check("churn", monitoring=monitoring, settings=sqlite_env.settings, now_ms=T0,
+                       window="2h")  # fmt: skip
+    got = by_metric(report.results)
+    assert got["error_rate"].value == pytest.approx(0.1)
+    assert got["error_rate"].details["errors"] == 10
+    assert got["predictions"].value == 90  # answered rows only
+    assert got["accuracy"].value == 1.0  # failed rows have no answer to score
+
+
 def test_data_quality_flags_values_outside_the_schema(sqlite_env: Env, tmp_path: Path) -> None:
     from mlstage.data.schema import infer_schema
 

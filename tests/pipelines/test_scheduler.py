@@ -133,3 +133,32 @@ def test_two_scheduler_processes_on_postgres_fire_a_schedule_once(
     assert runs[0].params == {"a": 5, "b": 2}
     assert runs[0].status.value == "SUCCEEDED"
     assert fires[0]["pipeline_run_id"] == runs[0].run_id
+
+
+def test_the_leader_runs_housekeeping_at_most_hourly(schedules: SqlScheduleStore) -> None:
+    calls: list[int] = []
+    clock = iter([T0, T0 + 30 * MINUTE, T0 + 61 * MINUTE, T0 + 62 * MINUTE])
+    leader = Scheduler(schedules, holder="a", monitor=None, housekeep=calls.append,
+                       clock=lambda: next(clock))  # fmt: skip
+    follower = Scheduler(schedules, holder="b", monitor=None, housekeep=calls.append,
+                         clock=lambda: T0 + 1)  # fmt: skip
+    leader.tick()
+    follower.tick()  # not the leader: no housekeeping
+    for _ in range(3):
+        leader.tick()
+    assert calls == [T0, T0 + 61 * MINUTE]
+
+
+def test_default_housekeeping_collects_blobs_nothing_references(
+    schedules: SqlScheduleStore,
+) -> None:
+    from mlstage.artifacts.store import get_artifact_store
+
+    settings = config.get_settings()
+    store = get_artifact_store(settings.artifact_root, settings.s3_endpoint_url)
+    orphan, _ = store.put_bytes(b"left behind by a deleted run")
+    path = Path(store._key(orphan))
+    old = path.stat().st_mtime - 2 * 3600  # older than the grace period
+    os.utime(path, (old, old))
+    Scheduler(schedules, holder="a", monitor=None).tick()
+    assert not store.exists(orphan)

@@ -133,8 +133,9 @@ def test_records_from_eight_threads_read_back_exactly_while_a_reader_reads(
         "route",
         "request_key",
     ]
-    assert set(columns[7:-3]) == {"input.sepal_length", "input.region", "input.tenure"}
-    assert columns[-3:] == ["output", "probabilities", "latency_ms"]
+    assert set(columns[7:-4]) == {"input.sepal_length", "input.region", "input.tenure"}
+    assert columns[-4:] == ["output", "probabilities", "latency_ms", "error"]
+    assert frame["error"].isna().all()
     assert frame["timestamp"].is_monotonic_increasing
     by_id = frame.set_index("prediction_id")
     for rec in list(logged.values())[::997]:

@@ -9,6 +9,7 @@ object is ever visible under its final key. Every read checks the hash.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
@@ -67,7 +68,16 @@ class ArtifactStore:
                 self._local_atomic_write(sha, lambda handle: handle.write(data))
             else:
                 self._remote(lambda: self.fs.pipe_file(self._key(sha), data))
+        else:
+            self._touch(sha)
         return sha, len(data)
+
+    def _touch(self, sha: str) -> None:
+        """Mark a blob that is written again as new: garbage collection spares young blobs,
+        so one it listed as unreferenced survives a write that reuses it (local folders)."""
+        if self.is_local:
+            with contextlib.suppress(OSError):
+                os.utime(self._key(sha))
 
     def put_file(self, path: str | os.PathLike[str]) -> tuple[str, int]:
         """Store a local file by streaming it; return its sha256 and size."""
@@ -82,6 +92,8 @@ class ArtifactStore:
                 self._local_atomic_write(sha, copy)
             else:
                 self._remote(lambda: self.fs.put_file(str(path), self._key(sha)))
+        else:
+            self._touch(sha)
         # The file may have changed while it was copied: check what was stored.
         if self.is_local:
             stored, _ = sha256_file(self._key(sha))

@@ -57,13 +57,31 @@ def output_path(value: Path, force: bool = True) -> Path:
 
 
 @app.command("stats")
-def stats(data: DataArg, as_json: JsonOption = False) -> None:
+def stats(
+    data: DataArg,
+    as_json: JsonOption = False,
+    executor: Annotated[
+        str,
+        typer.Option(
+            "--executor",
+            "-x",
+            help="local (in this process), dask (a local Dask cluster) or tcp://host:port (a "
+            "running scheduler); on Dask the input is Parquet, read partition by partition.",
+        ),
+    ] = "local",
+) -> None:
     """Per-feature statistics: counts, missing, range, mean, quantiles, top values."""
     from rich.table import Table
 
-    from mlstage.data.statistics import compute_statistics
+    source = data_path(data)
+    if executor == "local":
+        from mlstage.data.statistics import compute_statistics
 
-    result = compute_statistics(data_path(data))
+        result = compute_statistics(source)
+    else:
+        from mlstage.data.statistics_dask import statistics_on_dask
+
+        result = statistics_on_dask(source, executor=executor)
     if as_json:
         print_json(result.to_dict())
         return

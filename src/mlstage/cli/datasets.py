@@ -130,10 +130,13 @@ def list_versions(
 def show(ref: VersionArg, as_json: JsonOption = False) -> None:
     """Show a version: source, digest, schema with per-column statistics, and lineage."""
     from mlstage.cli.datasets_view import render_version
+    from mlstage.config import get_settings
     from mlstage.data import datasets
+    from mlstage.governance.pii_masking import mask_statistics
 
     version = datasets.get(ref)
-    stats = datasets.statistics(version)
+    # personal data in top values and text ranges, masked or hashed as everywhere (issue 9)
+    stats = mask_statistics(datasets.statistics(version), get_settings(), name=version.name)
     lineage = datasets.lineage(version)
     if as_json:
         print_json(

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
     from rich.console import Console
 
+    from mlstage.cli.demo_loop import Receiver
     from mlstage.models.entities import ModelVersion
     from mlstage.models.validation import Verdict
     from mlstage.tracking.entities import Run
@@ -57,9 +58,30 @@ CARD = {
 
 
 DEMO_USER = "demo"
+MODEL_2 = "churn"
+"""Stage 2's model, made by the template's training pipeline."""
+PERSON_ANSWERS = ("C17", "C18", "C38")
+"""Checks of stages 1 and 2 only a person can answer (roles, pairing); the demo answers them."""
 
 
 def demo(
+    directory: Annotated[
+        Path,
+        typer.Option(
+            "--dir",
+            help="The demo's project folder (created; a second run builds on the first).",
+        ),
+    ] = Path("mlstage-demo"),
+    until: Annotated[
+        int,
+        typer.Option(
+            min=1, max=2, help="Stop after stage 1 (tracking, registry, gate) or run stage 2 too."
+        ),
+    ] = 2,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print the summary as JSON on stdout (progress on stderr)."),
+    ] = False,
     serve: Annotated[
         bool,
         typer.Option(
@@ -72,11 +94,110 @@ def demo(
         typer.Option(min=1, max=65535, help="Port of the server [default: server_port, 5000]."),
     ] = None,
 ) -> None:
-    """Train five models, register the best, validate it against the champion and promote it."""
-    out = console()
-    _walkthrough(out)
+    """From a first experiment to a model that retrains itself: stages 0 to 2 in one run.
+
+    Stage 1: five tracked models, the best registered, validated and promoted.
+    Stage 2: a churn project whose pipeline, monitors and triggers retrain,
+    validate and release a new version by canary over simulated days.
+    """
+    from mlstage.cli.demo_loop import Receiver
+
+    started = time.perf_counter()
+    out = console(stderr=as_json)
+    receiver = Receiver()
+    try:
+        written = _enter(directory, receiver if until >= 2 else None)
+        heading(out, f"Stage 0 to 1, in {directory}")
+        if written:
+            out.print(text(f"Project files written: {', '.join(written)}."))
+        _walkthrough(out)
+        summary = None
+        if until >= 2:
+            summary = _stage_two(out, receiver)
+    finally:
+        receiver.stop()
+    if as_json and summary is not None:
+        from mlstage.cli._console import print_json
+
+        print_json({**summary, "seconds": round(time.perf_counter() - started, 1)})
     if serve:
         _serve(out, port)
+
+
+def _enter(directory: Path, receiver: Receiver | None) -> list[str]:
+    """Make ``directory`` the project: its files (for stage 2), its settings, its store."""
+    import os
+
+    from mlstage import config
+
+    root = directory.resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    written: list[str] = []
+    if receiver is not None:
+        from mlstage.cli.demo_project import prepare
+
+        written = prepare(root, receiver.start())
+    if root != Path.cwd().resolve():
+        os.chdir(root)
+        config.set_settings(config.load_settings())
+    return written
+
+
+def _stage_two(out: Console, receiver: Receiver) -> dict[str, Any]:
+    """The loop over simulated days, its summary, and the maturity assessment."""
+    from mlstage.cli.demo_loop import run_loop
+    from mlstage.cli.demo_project import DEPLOYMENT
+
+    heading(out, "Stage 2: the loop runs by itself (simulated days)")
+    summary = run_loop(out, receiver)
+    heading(out, "Summary")
+    for version in summary.versions:
+        aliases = f" ({', '.join(version['aliases'])})" if version["aliases"] else ""
+        out.print(text(f"{MODEL_2}/{version['version']}{aliases}: {version['status']}"))
+    for alert in summary.alerts:
+        signed = "signed" if alert["signed"] else "UNSIGNED"
+        out.print(text(f"Alert {alert['rule']!r} for {alert['subject']} reached the webhook "
+                       f"({signed})."))  # fmt: skip
+    out.print(text(f"{DEPLOYMENT} champion: {MODEL_2}/{summary.champion}.", "bold"))
+    assessment = _assess(out)
+    result = summary.to_dict()
+    result["stage"] = assessment
+    heading(out, "Look closer")
+    for command in (
+        f"cd {Path.cwd()}",
+        f"mlstage monitor retrainings {DEPLOYMENT}",
+        f"mlstage deployments history {DEPLOYMENT}",
+        "mlstage assess",
+        "mlstage server    # then open http://127.0.0.1:5000/monitoring",
+    ):
+        out.print(text(f"  {command}", "cyan"), soft_wrap=True)
+    result["ui"] = "http://127.0.0.1:5000/monitoring"
+    return result
+
+
+def _assess(out: Console) -> int:
+    """``mlstage assess`` on the demo project, with the three answers only people can give."""
+    import time as clock
+
+    from mlstage.config import get_settings
+    from mlstage.governance.assess import assess as run_assessment
+    from mlstage.governance.assess import engine
+    from mlstage.store.database import get_database
+
+    settings = get_settings()
+    db = get_database(settings.tracking_uri, busy_timeout=settings.sqlite_busy_timeout)
+    now = int(clock.time() * 1000)
+    note = "answered by mlstage demo for its simulated team"
+    for check_id in PERSON_ANSWERS:
+        engine.save_answer(db, check_id, True, note, "mlstage demo", now)
+    report = run_assessment(settings)
+    heading(out, "Maturity (mlstage assess)")
+    rates = ", ".join(f"{k} {v:.0%}" for k, v in report.stage_pass_rates.items())
+    out.print(text(f"Stage {report.stage} reached. Pass rates: {rates}.", "bold"))
+    out.print(text(f"({', '.join(PERSON_ANSWERS)} answered yes by the demo: only people can.)"))
+    for step in report.next_steps:
+        out.print(text(f"  next ({step['id']}): {step['check']}: {step['command']}"))
+    return report.stage
 
 
 def _serve(out: Console, port: int | None) -> None:

@@ -21,9 +21,11 @@ from mlstage.cli import (
     datasets,
     demo,
     deploy,
+    environments,
     experiments,
     features,
     feedback,
+    gc,
     init,
     models,
     monitor,
@@ -88,6 +90,9 @@ app.add_typer(pipelines.app, name="pipelines")
 app.add_typer(monitor.app, name="monitor")
 app.add_typer(feedback.app, name="feedback")
 app.command("scheduler")(pipelines.scheduler)
+app.command("gc")(gc.gc)  # task "pii": garbage collection and retention
+app.add_typer(gc.retention_app, name="retention")
+environments.register(app)  # `environments`, `classify`, `models export` (issue 9)
 
 
 def _version(value: bool) -> None:

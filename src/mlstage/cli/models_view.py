@@ -234,8 +234,9 @@ def render_evaluation(out: Console, result: EvaluationResult, source: str) -> No
 def print_markdown(out: Console, markdown: str, raw: bool = False) -> None:
     """Rendered in a terminal; as written in a pipe or with ``raw``, so it can go to a file."""
     if raw or not out.is_terminal:
-        sys.stdout.write(markdown if markdown.endswith("\n") else markdown + "\n")
-        sys.stdout.flush()
+        stream = sys.stderr if out.stderr else sys.stdout
+        stream.write(markdown if markdown.endswith("\n") else markdown + "\n")
+        stream.flush()
         return
     from rich.markdown import Markdown
 

@@ -17,6 +17,8 @@ from mlstage.cli._console import console, fmt_duration, fmt_time, print_json, te
 from mlstage.errors import InvalidInput
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from mlstage.pipelines.dsl import Pipeline
     from mlstage.pipelines.entities import PipelineRunInfo
 
@@ -332,6 +334,7 @@ def scheduler(
         fires = runner.tick()
         for fire in fires:
             out.print(text(f"fired {fire.schedule.name!r} due {fmt_time(fire.due_time)}"))
+        _print_transitions(out, runner.transitions)
         codes = runner.wait_launched()
         runner.store.release(runner.holder)
         if not fires:
@@ -346,9 +349,19 @@ def scheduler(
             on_fire=lambda f: out.print(
                 text(f"fired {f.schedule.name!r} due {fmt_time(f.due_time)}")
             ),
+            on_tick=lambda: _print_transitions(out, runner.transitions),
         )
     except KeyboardInterrupt:
         out.print(text("scheduler stopped"))
+
+
+def _print_transitions(out: Console, transitions: list[Any]) -> None:
+    """What the monitoring loop did this tick: one line per retraining step."""
+    for move in transitions:
+        cause = f" ({move.trigger})" if move.trigger else ""
+        reason = f": {move.reason}" if move.reason else ""
+        out.print(text(f"{move.deployment} retraining {move.retraining_id}: {move.state}"
+                       f"{cause}{reason}"))  # fmt: skip
 
 
 def _render_run(info: PipelineRunInfo, *, logs: bool) -> None:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlstage.config import Settings, get_settings
 from mlstage.errors import InvalidInput
-from mlstage.features.codec import Codec, codec_for
+from mlstage.features.codec import codec_for
 from mlstage.features.definitions import ViewRecord
 from mlstage.features.keys import encode_keys
 from mlstage.features.materialize import MaterializeResult, as_utc, materialize_view
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlstage.features.online.base import OnlineStore
+    from mlstage.features.online.columns import Decoder
     from mlstage.features.registry import Change, FeatureRegistry
     from mlstage.features.repo import Definitions
 
@@ -56,7 +57,7 @@ class FeatureStore:
         self._views: dict[str, ViewRecord] = {}
         self._loaded_at = -float("inf")
         self._requests: dict[tuple[tuple[str, ...], bool], list[ViewRequest]] = {}
-        self._codecs: dict[str, Codec] = {}
+        self._decoders: dict[str, Decoder] = {}
         self._lock = threading.Lock()
 
     # -- parts, made on first use --------------------------------------------------------
@@ -245,15 +246,17 @@ class FeatureStore:
             )
         answers = self.online.read(asked)
         for request, raw in zip(requests, answers, strict=True):
-            decoded = self._codec(request.view).decode(raw, request.positions)
+            decoded = self._decoder(request.view)(raw, request.positions)
             result.update(zip(request.outputs, decoded, strict=True))
         return result
 
-    def _codec(self, view: ViewRecord) -> Codec:
-        codec = self._codecs.get(view.storage_id)
-        if codec is None:
-            codec = self._codecs[view.storage_id] = codec_for(view)
-        return codec
+    def _decoder(self, view: ViewRecord) -> Decoder:
+        decoder = self._decoders.get(view.storage_id)
+        if decoder is None:
+            from mlstage.features.online.columns import decoder_for
+
+            decoder = self._decoders[view.storage_id] = decoder_for(codec_for(view))
+        return decoder
 
     def close(self) -> None:
         if self._online is not None:

@@ -35,6 +35,12 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlstage.errors import InvalidInput
+from mlstage.monitoring.trigger_definitions import (
+    RetrainSpec,
+    Trigger,
+    check_loop,
+    check_release,
+)
 
 Status = Literal["ok", "warn", "alert"]
 STATUS_RANK: dict[str, int] = {"ok": 0, "warn": 1, "alert": 2}
@@ -339,6 +345,15 @@ class Monitoring(BaseModel):
     model: str | None = None
     monitors: list[Monitor] = Field(default_factory=list)
     alerts: list[AlertRule] = Field(default_factory=list)
+    check_every: str | float | None = None
+    """The scheduler runs the monitors this often (``1h``), over the last ``check_window``."""
+    check_window: str | float | None = None
+    """How far back a scheduled check looks (default: ``check_every``)."""
+    triggers: list[Trigger] = Field(default_factory=list)
+    """Conditions that start a retraining (``trigger_definitions``)."""
+    retrain: RetrainSpec | None = None
+    release: dict[str, Any] | None = None
+    """The ``ReleasePolicy`` of retrained candidates (``monitoring.release``), as a mapping."""
     base: Path | None = Field(default=None, exclude=True)
     """The folder relative paths start from (the config file's)."""
 
@@ -353,7 +368,17 @@ class Monitoring(BaseModel):
         rules = [r.name for r in self.alerts]
         if len(set(rules)) != len(rules):
             raise ValueError("alert rule names must be unique")
+        if self.check_window is not None:
+            parse_duration(self.check_window, "check_window")
+        check_loop(self.subject, self.check_every, self.triggers, self.retrain, self.release)
+        if self.triggers and self.deployment is None:
+            raise ValueError("triggers retrain a deployment: give deployment, not model")
         return self
+
+    @field_validator("release", mode="before")
+    @classmethod
+    def _release(cls, value: Any) -> dict[str, Any] | None:
+        return check_release(value)
 
     @property
     def subject(self) -> str:

@@ -121,6 +121,11 @@ def run_pipeline(
 
     settings = get_settings()
     values = check_params(pipeline, params)
+    from mlstage.governance.policy import check_pipeline  # issue 9: the environment's policies
+
+    check_pipeline(
+        pipeline.name, executor if isinstance(executor, str) else executor.name, values, settings
+    )
     store = SqlPipelineStore.shared(settings)
     spec = pipeline.graph.spec()
     definition_id = store.save_definition(pipeline.name, spec, spec_hash(spec), source_of(pipeline))

@@ -33,11 +33,13 @@ ESTIMATORS = {
 """Estimators ``train_model`` builds by name, with the defaults it gives them."""
 
 
-@step
+@step(cache=False)
 def load_dataset(source: str) -> pd.DataFrame:
     """A registered dataset (``name@3``, ``name@latest``) or a CSV/Parquet file or folder.
 
-    The rows are logged as the run's input, so lineage reaches the data.
+    The rows are logged as the run's input, so lineage reaches the data. Never
+    cached: ``name@latest`` and a file name mean other rows as data arrives;
+    the steps after it are cached on the hash of the rows it returns.
     """
     import mlstage
 

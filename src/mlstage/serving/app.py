@@ -352,18 +352,24 @@ def _include_page(app: FastAPI, service: PredictionService, protected: APIRouter
 
 
 def create_serving_app(
-    target: str, settings: Settings | None = None, options: ServingOptions | None = None
+    target: str,
+    settings: Settings | None = None,
+    options: ServingOptions | None = None,
+    *,
+    clock: Callable[[], int] | None = None,
 ) -> FastAPI:
     """A prediction service for ``target``; its versions are loaded before this returns.
 
     ``target``: ``churn@champion``, ``churn/3``, ``models:/churn@champion`` or
     ``deployment:churn-prod`` (followed: new revisions are hot-swapped in).
     Models load through the process settings (``load_model``); ``settings``
-    gives the serving limits and the request log's destination.
+    gives the serving limits and the request log's destination. ``clock``
+    (milliseconds since the epoch) stamps the request log; tests and the demo
+    pass a simulated one.
     """
     settings = settings or get_settings()
     options = options or ServingOptions.from_settings(settings)
-    service = PredictionService(target, settings, options)
+    service = PredictionService(target, settings, options, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

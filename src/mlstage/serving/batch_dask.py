@@ -21,7 +21,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlstage.errors import InvalidInput, Unavailable
+from mlstage.errors import InvalidInput
 from mlstage.serving.batch import ScoreSummary, score_chunk
 
 if TYPE_CHECKING:
@@ -37,29 +37,17 @@ def score_parquet_on_dask(
     source, target = _check_paths(input_path, output_path)
     try:
         import dask.dataframe as dd
-        from distributed import Client, LocalCluster
     except ImportError as exc:
         raise InvalidInput("scoring on Dask needs dask: pip install 'mlstage[dask]'") from exc
     from mlstage.config import get_settings
     from mlstage.models.loading import load_model
+    from mlstage.pipelines.executors.cluster import connect
 
     settings = get_settings()
     model = load_model(model_uri)  # checked here first: a bad URI fails before any cluster
     stores = (settings.tracking_uri, settings.artifact_root, settings.s3_endpoint_url)
     started = time.perf_counter()
-    cluster: Any = None
-    try:
-        if executor == "dask":
-            cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
-            )
-            client: Any = Client(cluster)  # type: ignore[no-untyped-call]
-        elif executor.startswith("tcp://"):
-            client = Client(executor, timeout="10s")  # type: ignore[no-untyped-call]
-        else:
-            raise InvalidInput(f"executor {executor!r}: use 'dask' or 'tcp://host:port'")
-    except OSError as exc:
-        raise Unavailable(f"cannot reach the Dask scheduler at {executor}: {exc}") from exc
+    cluster = connect(executor, what="scoring on Dask")
     staging = target.parent / f".{target.name}.{uuid.uuid4().hex[:8]}.tmp"
     try:
         frame = dd.read_parquet(str(source))
@@ -88,9 +76,7 @@ def score_parquet_on_dask(
             ) from None
         raise
     finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+        cluster.close()
     return ScoreSummary(
         model_uri=model.uri,
         model_version=getattr(model.version, "version", None),

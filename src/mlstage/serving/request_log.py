@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from mlstage.config import Settings
+    from mlstage.governance.pii_masking import RecordMasker
     from mlstage.serving.request_log_store import LogFile, PredictionLogStore
 
 log = logging.getLogger(__name__)
@@ -56,6 +57,8 @@ class PredictionRecord:
     output: Any
     probabilities: list[float] | None
     latency_ms: float
+    error: str | None = None
+    """Why the model failed to score the row (then ``output`` is None): canary error rates."""
 
 
 def _is_http(uri: str) -> bool:
@@ -133,6 +136,8 @@ class RequestLogger:
         self._stopping = False
         self._store: PredictionLogStore | None = None
         self._reported_permanent = False
+        self._masker: RecordMasker | None = None
+        """Hides sensitive inputs before writing (``governance.pii_masking``); made on first use."""
         self._thread = threading.Thread(
             target=self._run, name=f"mlstage-request-log-{self.model}", daemon=True
         )
@@ -205,6 +210,11 @@ class RequestLogger:
     def _write_batch(self, batch: list[PredictionRecord]) -> None:
         from mlstage.serving.request_log_store import split_by_day
 
+        try:
+            batch = self._mask(batch)
+        except Exception:  # a bad masking setting: count the batch as failed, never write raw
+            self._failed(len(batch), "could not be masked", exc_info=True, once=True)
+            return
         for day, records in split_by_day(batch).items():
             self._write_day(day, records)
 
@@ -228,6 +238,17 @@ class RequestLogger:
             return
         if stored:
             self.written += file.rows
+
+    def _mask(self, records: list[PredictionRecord]) -> list[PredictionRecord]:
+        """``records`` with the personal data of their inputs masked or hashed (issue 9)."""
+        if self._masker is None:
+            from mlstage.governance.classified import model_level
+            from mlstage.governance.pii_masking import RecordMasker
+
+            # raw values only where the model's classification allows (settings)
+            level = model_level(self.settings, self.model)
+            self._masker = RecordMasker(self.settings, self.model, level)
+        return self._masker.apply(records)
 
     def _store_with_retries(self, file: LogFile) -> bool:
         """Store ``file``; ``False`` once it failed every attempt (counted and logged).

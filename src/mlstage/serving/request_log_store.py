@@ -122,6 +122,7 @@ def encode_records(records: Sequence[PredictionRecord]) -> pa.Table:
     columns["output"] = _column([r.output for r in records])
     columns["probabilities"] = _probabilities([r.probabilities for r in records])
     columns["latency_ms"] = pa.array([float(r.latency_ms) for r in records], type=pa.float64())
+    columns["error"] = pa.array([r.error for r in records], type=pa.string())
     return pa.table(columns)
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,15 +87,31 @@ def _request_logger(settings: Settings, model: str) -> Any:
     return RequestLogger(settings, model=model)
 
 
+def wall_clock_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
 class PredictionService:
     """Everything behind the endpoints; ``app.state.service``."""
 
-    def __init__(self, target: str, settings: Settings, options: ServingOptions) -> None:
+    def __init__(
+        self,
+        target: str,
+        settings: Settings,
+        options: ServingOptions,
+        *,
+        clock: Callable[[], int] | None = None,
+    ) -> None:
         self.target = target
+        self.clock = clock or wall_clock_ms
+        """Milliseconds since the epoch for the request log; the demo and tests simulate days."""
         self.settings = settings
         self.options = options
         self.metrics = ServiceMetrics()
         loader = load_version(options, self.metrics.batch_observer)
+        from mlstage.governance.policy import guard_loader  # issue 9: data classification
+
+        loader = guard_loader(loader, target, settings)
         self.pool = VersionPool(target, options, loader, on_swap=self._swapped)
         self.logger = (
             _request_logger(settings, self.pool.current.model) if options.log_requests else None
@@ -154,9 +171,15 @@ class PredictionService:
         try:
             scored = await version.batcher.submit(rows)
         except (ValueError, TypeError) as exc:
-            if not isinstance(version.checker, UncheckedRows):
-                raise
-            raise InvalidRows(f"the model could not score the input: {exc}") from None
+            if isinstance(version.checker, UncheckedRows):  # no signature: the input's fault
+                raise InvalidRows(f"the model could not score the input: {exc}") from None
+            self._log_failure(Answer(version, chosen, rows, _failed(rows), ids, snapshot), key,
+                              started, exc)  # fmt: skip
+            raise
+        except Exception as exc:
+            self._log_failure(Answer(version, chosen, rows, _failed(rows), ids, snapshot), key,
+                              started, exc)  # fmt: skip
+            raise
         answer = Answer(version, chosen, rows, scored, ids, snapshot)
         self.metrics.predictions.labels(version.name, str(version.version), chosen.arm).inc(
             len(rows)
@@ -187,9 +210,16 @@ class PredictionService:
         """Score a copy for the shadow version; its answer is logged, never returned."""
         try:
             rows = _check(version, table)
-            scored = await version.batcher.submit(rows)
         except Exception:
             self.metrics.shadow_errors.labels(version.name, str(version.version)).inc()
+            return
+        try:
+            scored = await version.batcher.submit(rows)
+        except Exception as exc:
+            self.metrics.shadow_errors.labels(version.name, str(version.version)).inc()
+            route = Route(version.version, "shadow")
+            failed = Answer(version, route, rows, _failed(rows), primary.ids, primary.snapshot)
+            self._log_failure(failed, key, started, exc)
             return
         answer = Answer(
             version, Route(version.version, "shadow"), rows, scored, primary.ids, primary.snapshot
@@ -198,13 +228,29 @@ class PredictionService:
         if self.logger is not None:
             self._log(answer, "shadow", key, (time.perf_counter() - started) * 1000)
 
-    def _log(self, answer: Answer, arm: str, key: str | None, latency_ms: float) -> None:
+    def _log_failure(self, answer: Answer, key: str | None, started: float, exc: Exception) -> None:
+        """Log rows the model failed to score, with the error: canaries are judged on them."""
+        if self.logger is None:
+            return
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        latency_ms = (time.perf_counter() - started) * 1000
+        self._log(answer, answer.route.arm, key, latency_ms, error=error)
+
+    def _log(
+        self,
+        answer: Answer,
+        arm: str,
+        key: str | None,
+        latency_ms: float,
+        *,
+        error: str | None = None,
+    ) -> None:
         from mlstage.serving.request_log import PredictionRecord
 
         logger = self.logger
         if logger is None:
             return
-        now = time.time_ns() // 1_000_000
+        now = self.clock()
         names = answer.input_names()
         probabilities = answer.scored.probabilities
         unchecked = isinstance(answer.version.checker, UncheckedRows)
@@ -222,6 +268,7 @@ class PredictionService:
                     output=answer.scored.predictions[i],
                     probabilities=None if probabilities is None else probabilities[i],
                     latency_ms=latency_ms,
+                    error=error,
                 )
             )
 
@@ -240,6 +287,11 @@ class PredictionService:
             self.logger.close()
         for version in self.pool.current.versions.values():
             version.close()
+
+
+def _failed(rows: list[Any]) -> Scored:
+    """No answer for any row: what a failed model call logs."""
+    return Scored([None] * len(rows), None)
 
 
 def _check(version: LoadedVersion, table: codecs.Table) -> list[Any]:

@@ -77,6 +77,12 @@ class SqlDeploymentStore:
         reason = check_text(reason, "reason")
         actor = check_text(actor, "actor")
         now = self.clock()
+        from mlstage.config import get_settings  # issue 9: the environment's data classification
+        from mlstage.governance.policy import Policy
+
+        Policy(self.db, get_settings()).deploy(
+            name, model, (primary, candidate), environment, actor=actor or "unknown"
+        )
 
         def work(conn: Connection) -> None:
             model_name = _registered_name(conn, model)

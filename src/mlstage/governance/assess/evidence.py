@@ -240,22 +240,48 @@ class Evidence:
         with self.db.read() as conn:
             return list(conn.execute(text(sql), params))
 
-    def alert_rules(self) -> list[str]:
-        """Names of the alert rules declared in the project's monitoring file(s)."""
+    @functools.cached_property
+    def monitorings(self) -> list[Any]:
+        """What the monitoring file(s) of the project declare: a ``Monitoring`` per subject."""
         from mlstage.errors import MlstageError
         from mlstage.monitoring.definitions import CONFIG_NAMES, load_monitoring
 
-        names: list[str] = []
+        found: list[Any] = []
         for config_name in CONFIG_NAMES:
             path = self.root / config_name
             if not path.is_file():
                 continue
             try:
-                declared = load_monitoring(path)
+                found += load_monitoring(path)
             except (MlstageError, OSError, ValueError):
                 continue  # a broken file proves nothing; `mlstage monitor check` reports it
-            names += [rule.name for m in declared for rule in m.alerts]
-        return names
+        return found
+
+    def alert_rules(self) -> list[str]:
+        """Names of the alert rules declared in the project's monitoring file(s)."""
+        return [rule.name for m in self.monitorings for rule in m.alerts]
+
+    def triggers(self) -> list[str]:
+        """``deployment: trigger`` for every retraining trigger declared with a pipeline to run."""
+        return [
+            f"{m.deployment}: {trigger.name}"
+            for m in self.monitorings
+            if m.retrain is not None
+            for trigger in m.triggers
+        ]
+
+    def lineage_runs(self, run_id: str) -> list[str]:
+        """The run and, if a pipeline step made it, every step run of that pipeline run."""
+        g = t.tags.c
+        parent = self.rows(
+            select(g.value).where(g.key == "mlstage.pipeline_run_id", g.run_id == run_id)
+        )
+        if not parent:
+            return [run_id]
+        siblings = self.rows(
+            select(g.run_id).where(g.key == "mlstage.pipeline_run_id", g.value == parent[0][0])
+        )
+        return sorted({run_id, *(row[0] for row in siblings)})
 
     # -- the repository ------------------------------------------------------------------
 

@@ -23,14 +23,12 @@ def c19(ev: Evidence) -> Outcome:
 
 def c20(ev: Evidence) -> Outcome:
     done = ev.succeeded_pipeline_runs()
-    by_pipeline: dict[str, set[str]] = {}
-    executors: dict[str, set[str]] = {}
-    for run in done:
-        by_pipeline.setdefault(run.pipeline, set()).add(run.spec_hash)
-        executors.setdefault(run.pipeline, set()).add(run.executor)
-    for name, hashes in by_pipeline.items():
-        if len(hashes) == 1 and len(executors[name]) > 1:
-            return yes(f"pipeline {name!r}: one definition on {', '.join(sorted(executors[name]))}")
+    executors: dict[tuple[str, str], set[str]] = {}
+    for run in done:  # a definition (its graph's hash) and the executors it succeeded on
+        executors.setdefault((run.pipeline, run.spec_hash), set()).add(run.executor)
+    for (name, spec), used in executors.items():
+        if len(used) > 1:
+            return yes(f"pipeline {name!r}: definition {spec[:12]} on {', '.join(sorted(used))}")
     if done:
         return no("no pipeline definition has run unchanged on more than one executor")
     return no("no pipeline run has succeeded")
@@ -79,9 +77,11 @@ def c24(ev: Evidence) -> Outcome:
 
 def c25(ev: Evidence) -> Outcome:
     schedules = ev.count("pipeline_schedules", "enabled = :on", on=True)
-    triggers = ev.count("triggers")
+    triggers = ev.triggers()
     if schedules or triggers:
-        return yes(f"{schedules} pipeline schedules and {triggers} triggers configured")
+        named = f" ({', '.join(triggers[:3])})" if triggers else ""
+        return yes(f"{schedules} pipeline schedules and {len(triggers)} retraining triggers "
+                   f"configured{named}")  # fmt: skip
     return no("no schedule or trigger starts training")
 
 
@@ -185,20 +185,25 @@ def c37(ev: Evidence) -> Outcome:
 
 
 def c39(ev: Evidence) -> Outcome:
-    fired = ev.count("trigger_fires", "cause IN ('drift', 'performance')")
-    if fired:
-        return yes(f"{fired} retraining runs started by drift or performance")
-    return no("no pipeline run was triggered by drift or performance")
+    rows = ev.table_rows("retrainings", "retraining_id, deployment, \"trigger\"",
+                         "trigger_kind = :kind", kind="threshold")  # fmt: skip
+    if rows:
+        last = max(rows, key=lambda row: row.retraining_id)
+        return yes(f"{len(rows)} retrainings started by monitored signals (latest: "
+                   f"{last.deployment} retraining {last.retraining_id}, trigger "
+                   f"{last.trigger!r})")  # fmt: skip
+    return no("no retraining was started by a drift or performance trigger")
 
 
 def c40(ev: Evidence) -> Outcome:
-    automated = [
-        h for h in ev.model_history
-        if h.action == "alias_set" and h.alias == "champion" and "policy" in (h.reason or "")
-    ]  # fmt: skip
-    if automated:
-        return yes(f"{len(automated)} promotions by policy, each in the model history")
-    return no("no promotion made by a declared policy")
+    promoted = ev.table_rows("retraining_events", "retraining_id, deployment, actor",
+                             "state = :state", state="promoted")  # fmt: skip
+    if promoted:
+        last = max(promoted, key=lambda row: row.retraining_id)
+        return yes(f"{len(promoted)} promotions decided by the release policy, every step in "
+                   f"the retraining history (latest: {last.deployment} retraining "
+                   f"{last.retraining_id}, by {last.actor})")  # fmt: skip
+    return no("no promotion made by a declared release policy")
 
 
 def c41(ev: Evidence) -> Outcome:
@@ -238,7 +243,7 @@ def c44(ev: Evidence) -> Outcome:
     rows = ev.rows(
         t.runs.select().with_only_columns(r.git_commit, r.packages).where(r.run_id == run_id)
     )
-    has_data = bool(ev.run_ids_with(t.run_inputs, [run_id]))
+    has_data = bool(ev.run_ids_with(t.run_inputs, ev.lineage_runs(run_id)))
     if rows and rows[0].git_commit and has_data and json.loads(rows[0].packages or "{}"):
         return yes(f"{prod.deployment!r} -> {prod.model}/{prod.version} -> run {run_id} -> "
                    f"data, commit {rows[0].git_commit[:12]}, packages")  # fmt: skip

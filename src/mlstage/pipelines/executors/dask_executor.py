@@ -14,10 +14,9 @@ only.
 from __future__ import annotations
 
 import os
-import warnings
 from typing import TYPE_CHECKING, Any
 
-from mlstage.errors import InvalidInput, Unavailable
+from mlstage.errors import InvalidInput
 from mlstage.pipelines.executors.base import Executor, require_module_level
 
 if TYPE_CHECKING:
@@ -30,42 +29,24 @@ class DaskExecutor(Executor):
 
     def __init__(self, pipeline: Pipeline, address: str | None = None) -> None:
         require_module_level(pipeline, "dask")
-        try:
-            from distributed import Client, LocalCluster
-        except ImportError as exc:
-            raise InvalidInput(
-                "the dask executor needs dask.distributed: pip install 'mlstage[dask]'"
-            ) from exc
+        from mlstage.pipelines.executors.cluster import connect
+
         needed: dict[str, float] = {}
         for node in pipeline.graph.nodes.values():
             for key, amount in node.step.resources.items():
                 needed[key] = max(needed.get(key, 0.0), amount)
-        self._cluster: Any = None
-        try:
-            if address is None:
-                workers = max(1, min(os.cpu_count() or 1, len(pipeline.graph.nodes)))
-                with warnings.catch_warnings():
-                    # Its HTTP server (health, metrics; on 127.0.0.1) moves off a busy 8787.
-                    warnings.filterwarnings("ignore", message="Port .* is already in use")
-                    self._cluster = LocalCluster(  # type: ignore[no-untyped-call]
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        host="127.0.0.1",
-                        dashboard_address=None,
-                        resources=needed or None,
-                    )
-                self.client: Any = Client(self._cluster)  # type: ignore[no-untyped-call]
-            else:
-                self.client = Client(address, timeout="10s")  # type: ignore[no-untyped-call]
-        except OSError as exc:
-            if self._cluster is not None:
-                self._cluster.close()
-            raise Unavailable(f"cannot reach the Dask scheduler at {address}: {exc}") from exc
+        workers = max(1, min(os.cpu_count() or 1, len(pipeline.graph.nodes)))
+        self._cluster = connect(
+            address or "dask",
+            what="the dask executor",
+            n_workers=workers,
+            resources=needed or None,
+        )
+        self.client: Any = self._cluster.client
         info = self.client.scheduler_info()
         workers_info = info.get("workers", {})
         self.capacity = max(1, sum(w.get("nthreads", 1) for w in workers_info.values()))
-        self.address = address or "dask (local cluster)"
+        self.address = self._cluster.address
         self._check_resources(needed, workers_info)
 
     def _check_resources(self, needed: dict[str, float], workers: dict[str, Any]) -> None:
@@ -103,9 +84,5 @@ class DaskExecutor(Executor):
         return results
 
     def close(self) -> None:
-        client, self.client = getattr(self, "client", None), None
-        if client is not None:
-            client.close()
-        if self._cluster is not None:
-            self._cluster.close()
-            self._cluster = None
+        self.client = None
+        self._cluster.close()

@@ -16,6 +16,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query, Request, Response
 
 from mlstage.artifacts.paths import canonical_artifact_path
+from mlstage.governance.policy import check_request_download
 from mlstage.server.auth import require_principal
 from mlstage.server.deps import tracking_store
 from mlstage.server.responses import attachment, rendered
@@ -70,10 +71,11 @@ def build_router() -> APIRouter:
         response_class=Response,
         responses={200: {"content": {"application/octet-stream": {}}}},
     )
-    def download_artifact(run_id: str, path: str, store: Store) -> Response:
+    def download_artifact(run_id: str, path: str, store: Store, request: Request) -> Response:
         """The artifact's bytes, checked against their hash on the server before sending."""
         path = canonical_artifact_path(path)
         sha = store.artifact_sha(run_id, path)
+        check_request_download(store.db, request, run_id)  # issue 9: classification policies
         return attachment(store.artifacts.get_bytes(sha), sha, path)
 
     return router

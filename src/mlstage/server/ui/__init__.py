@@ -19,6 +19,7 @@ from mlstage.server.ui import (
     routes_deployments,
     routes_features,
     routes_governance,
+    routes_monitoring,
     routes_pipelines,
     routes_registry,
     routes_tracking,
@@ -38,6 +39,7 @@ def build_router() -> APIRouter:
     routes_tracking.add_routes(pages)
     routes_registry.add_routes(pages)
     routes_deployments.add_routes(pages)
+    routes_monitoring.add_routes(pages)
     routes_data.add_routes(pages)
     routes_features.add_routes(pages)
     routes_pipelines.add_routes(pages)

@@ -15,7 +15,10 @@ import csv
 import io
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlstage.config import Settings
 
 MAX_TEXT_BYTES = 256 * 1024
 """Text beyond this is cut (the preview says so); the download has all of it."""
@@ -75,8 +78,22 @@ def can_preview(path: str, size: int | None) -> bool:
     return kind == "parquet" and size <= 64 * 1024 * 1024
 
 
-def preview(path: str, data: bytes) -> Preview:
-    """The preview of artifact ``path`` with content ``data``."""
+def preview(path: str, data: bytes, settings: Settings | None = None) -> Preview:
+    """The preview of artifact ``path`` with content ``data``.
+
+    Tables show personal data masked or hashed (``governance.pii_masking``):
+    columns the detectors flag in the rows shown, and columns ``settings`` declare.
+    """
+    shown = _preview(path, data)
+    if shown.kind == "table" and shown.rows:
+        from mlstage.config import Settings
+        from mlstage.governance.pii_masking import mask_rows
+
+        shown.rows = mask_rows(shown.columns, shown.rows, settings or Settings())
+    return shown
+
+
+def _preview(path: str, data: bytes) -> Preview:
     kind = suffix(path)
     if kind in ("png", "jpg", "jpeg", "gif", "webp"):
         media_type = image_type(data)

@@ -38,6 +38,7 @@ NAV = (
     ("experiments", "Experiments", "/experiments"),
     ("models", "Models", "/models"),
     ("deployments", "Deployments", "/deployments"),
+    ("monitoring", "Monitoring", "/monitoring"),
     ("datasets", "Datasets", "/datasets"),
     ("features", "Features", "/features"),
     ("pipelines", "Pipelines", "/pipelines"),

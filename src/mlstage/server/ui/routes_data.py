@@ -108,6 +108,7 @@ def _version_page(
         raise NotFound(f"page {page_number} is past the last page of versions ({pages})")
     start = (page_number - 1) * VERSIONS_PER_PAGE
     stats, stats_error = _statistics(store, shown)
+    stats = _masked_statistics(request, stats, shown.name)
     previous = next((v for v in versions if v.version < shown.version), None)
     return page(
         request,
@@ -150,6 +151,22 @@ def _statistics(
         return None, f"The statistics of {version.ref} cannot be read: {exc.message}"
     except ValueError as exc:
         return None, f"The statistics of {version.ref} are not valid: {exc}"
+
+
+def _masked_statistics(
+    request: Request, stats: DatasetStatistics | None, name: str
+) -> DatasetStatistics | None:
+    """Statistics with the values of personal-data columns masked or hashed (issue 9)."""
+    from mlstage.governance.pii_masking import mask_statistics
+
+    return mask_statistics(stats, request.app.state.settings, name=name)
+
+
+def _masked_drift(request: Request, report: DriftReport, name: str) -> DriftReport:
+    """A drift report whose categorical bins of personal-data columns are hidden (issue 9)."""
+    from mlstage.governance.pii_masking import mask_drift
+
+    return mask_drift(report, request.app.state.settings, name=name)
 
 
 @dataclass(frozen=True)
@@ -275,7 +292,7 @@ def drift(
     """Per-feature drift of ``current`` against ``base`` (version numbers), with a chart each."""
     store = dataset_store(tracking)
     versions, before, after = _drift_pair(store, name, base, current)
-    report = _drift_report(request, store, before, after)
+    report = _masked_drift(request, _drift_report(request, store, before, after), name)
     ordered = sorted(report.features.values(), key=lambda f: (not f.drifted, f.feature))
     rows = [
         DriftRow(
@@ -303,7 +320,8 @@ def drift_download(
     """The self-contained HTML report, as an attachment a browser saves and never renders here."""
     store = dataset_store(tracking)
     _, before, after = _drift_pair(store, name, base, current)
-    html = _drift_report(request, store, before, after).to_html().encode("utf-8")
+    report = _masked_drift(request, _drift_report(request, store, before, after), name)
+    html = report.to_html().encode("utf-8")
     filename = f"drift-{before.name}-{before.version}-{after.version}.html"
     return attachment(html, hashlib.sha256(html).hexdigest(), filename)
 

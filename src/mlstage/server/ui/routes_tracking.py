@@ -73,8 +73,11 @@ def preview(request: Request, run_id: str, store: Store, path: str) -> Response:
     info = next((a for a in store.list_artifacts(run_id, parent) if a.path == path), None)
     if info is None or info.is_dir:
         raise NotFound(f"run {run_id} has no artifact {path!r}")
+    from mlstage.governance.policy import check_request_download  # issue 9
+
+    check_request_download(store.db, request, run_id)
     shown = (
-        previews.preview(path, store.read_artifact(run_id, path))
+        previews.preview(path, store.read_artifact(run_id, path), request.app.state.settings)
         if previews.can_preview(path, info.size)
         else previews.Preview("none", reason="too large or of a type without a preview")
     )
