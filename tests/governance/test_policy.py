@@ -272,3 +272,34 @@ def test_downloads_of_confidential_artifacts_need_the_role_from_settings(
     assert maintainer.status_code == 200 and public.status_code == 200
     [entry] = lineage.refusals("policy.download_role")
     assert entry.actor == "viewer" and entry.after["needs"] == "maintainer"
+
+
+@SQLITE
+def test_loading_a_model_or_a_dataset_in_an_environment_obeys_its_maximum(
+    lineage: Lineage, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batch scoring, notebooks and scripts load through the same API: the same policy."""
+    in_environment("dev")
+    with pytest.raises(PermissionDenied, match="cannot use model 'churn/1' is confidential"):
+        mlstage.load_model(f"models:/churn/{lineage.secret}")
+    with pytest.raises(PermissionDenied, match="cannot use dataset 'patients' is confidential"):
+        mlstage.datasets.load("patients@1")
+    mlstage.load_model(f"models:/churn/{lineage.public}")  # public: allowed
+    mlstage.datasets.load("open-data@1")
+    rows = pd.DataFrame({"a": [0.5], "b": [1]})
+    rows.to_csv(tmp_path / "in.csv", index=False)
+    monkeypatch.setenv("MLSTAGE_ENVIRONMENT", "dev")  # the CLI reads its settings afresh
+    monkeypatch.setenv("MLSTAGE_TRACKING_URI", config.get_settings().tracking_uri)
+    refused = CliRunner().invoke(
+        cli, ["predict", f"churn/{lineage.secret}", "--input", str(tmp_path / "in.csv"),
+              "--output", str(tmp_path / "out.csv")],
+    )  # fmt: skip
+    assert refused.exit_code != 0 and "refused by policy max_classification" in refused.output
+    assert not (tmp_path / "out.csv").exists()
+    used = [e for e in lineage.refusals() if (e.after or {}).get("action") == "use"]
+    assert {e.object_type for e in used} == {"model", "dataset"}
+    assert len(used) == 3  # load_model, datasets.load, the CLI's batch scoring
+
+    in_environment("secure")  # up to confidential
+    mlstage.load_model(f"models:/churn/{lineage.secret}")
+    mlstage.datasets.load("patients@1")

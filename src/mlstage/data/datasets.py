@@ -171,6 +171,7 @@ def load(ref: VersionRef, *, columns: list[str] | None = None) -> pd.DataFrame:
 
     store = _store()
     version = ref if isinstance(ref, DatasetVersion) else store.get(parse_ref(ref))
+    _check_environment(version.name)
     if columns is not None:
         known = {c.name for c in version.columns}
         unknown = [c for c in columns if c not in known]
@@ -180,6 +181,22 @@ def load(ref: VersionRef, *, columns: list[str] | None = None) -> pd.DataFrame:
                 f"(columns: {', '.join(sorted(known))})"
             )
     return read_snapshot(_snapshot_bytes(store, version), columns)
+
+
+def _check_environment(name: str) -> None:
+    """In an environment, refuse (and audit) data above its maximum classification."""
+    from mlstage.config import get_settings
+
+    settings = get_settings()
+    if not settings.environment:
+        return
+    import getpass
+
+    from mlstage.governance.policy import policy_for
+
+    policy = policy_for(settings)
+    if policy is not None:
+        policy.dataset(name, "use", actor=getpass.getuser())
 
 
 def _snapshot_bytes(store: SqlDatasetStore, version: DatasetVersion) -> bytes:

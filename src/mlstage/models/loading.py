@@ -49,8 +49,14 @@ class LoadedModel:
         return f"LoadedModel({self.uri!r}, flavor={self.manifest.flavor!r})"
 
 
-def load_model(uri: str) -> LoadedModel:
-    """Load ``models:/name@alias``, ``models:/name/3`` or ``runs:/<run id>/<path>``."""
+def load_model(uri: str, *, check_environment: bool = True) -> LoadedModel:
+    """Load ``models:/name@alias``, ``models:/name/3`` or ``runs:/<run id>/<path>``.
+
+    In an environment (the ``environment`` setting), a model whose classification
+    is above the environment's maximum is refused, and the refusal audited.
+    A prediction service passes ``check_environment=False``: it checks against
+    its deployment's environment instead (``governance.policy.guard_loader``).
+    """
     from mlstage.models.api import get_registry_store
 
     settings = get_settings()
@@ -59,6 +65,8 @@ def load_model(uri: str) -> LoadedModel:
     if isinstance(ref, RegistryRef):
         registry = get_registry_store()
         version = registry.resolve(ref)
+        if check_environment and settings.environment:
+            _check_environment(settings, f"{version.name}/{version.version}", version.version)
         files = {
             p: registry.read_version_file(version.name, version.version, p) for p in version.files
         }
@@ -66,6 +74,8 @@ def load_model(uri: str) -> LoadedModel:
         assert isinstance(ref, RunRef)
         from mlstage.tracking.store import get_tracking_store
 
+        if check_environment and settings.environment:
+            _check_environment(settings, ref.run_id, None)
         tracking = get_tracking_store()
         listed = _run_files(tracking, ref)
         if MANIFEST_FILE not in listed:
@@ -81,6 +91,23 @@ def load_model(uri: str) -> LoadedModel:
         )
     model = flavor_named(manifest.flavor).load(files, manifest, settings)
     return LoadedModel(str(ref), manifest, model, version)
+
+
+def _check_environment(settings: Any, ref: str, version: int | None) -> None:
+    """Refuse (and audit) a model above the current environment's maximum classification."""
+    import getpass
+
+    from mlstage.governance.policy import policy_for
+
+    policy = policy_for(settings)
+    if policy is None:  # a server's own policies apply to what it hands out
+        return
+    if version is None:
+        found = policy.classify(lambda c: c.run_artifacts(ref))
+    else:
+        name = ref.rpartition("/")[0]
+        found = policy.classify(lambda c: c.model_version(name, version))
+    policy.enforce(found, policy.current(), "use", actor=getpass.getuser())
 
 
 def _run_files(tracking: Any, ref: RunRef) -> list[str]:

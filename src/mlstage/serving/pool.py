@@ -324,7 +324,8 @@ def load_version(options: ServingOptions, observe: Callable[[str, int], BatchObs
     """
 
     def load(model: str, version: int) -> LoadedVersion:
-        loaded = load_model(f"models:/{model}/{version}")
+        # the deployment's environment was checked before this (policy.guard_loader)
+        loaded = load_model(f"models:/{model}/{version}", check_environment=False)
         return LoadedVersion(loaded, options, None, observe(model, version))
 
     return load
