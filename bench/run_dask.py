@@ -269,8 +269,9 @@ def render(results: dict[str, Any]) -> str:
         "The running cluster is a `dask scheduler` and `dask worker --nworkers 2 --nthreads 1` "
         "on 127.0.0.1, warmed up by one scoring run; its processes' CPU time during a run "
         "counts in the CPU column. Scoring on Dask writes a folder of "
-        f"{meta['parts']} Parquet files; statistics on Dask read `parts/` in two passes (partial "
-        "statistics merged in a tree, then histograms with the merged range).",
+        f"{meta['parts']} Parquet files; statistics on Dask read `parts/` once: partial statistics "
+        "merged in a tree, the histograms counted over the range the Parquet footers give "
+        "(checked against the merged min and max; a second pass where they do not tell).",
     ]
     problems = results.get("problems", [])
     if "stats-local" in s:

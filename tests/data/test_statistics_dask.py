@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 
 from mlstage.cli.main import app
 from mlstage.data.statistics import compute_statistics
-from mlstage.data.statistics_dask import statistics_on_dask
+from mlstage.data.statistics_dask import footer_ranges, parquet_files, statistics_on_dask
 from mlstage.errors import InvalidInput
 from tests.pipelines import conftest as pipeline_fixtures
 
@@ -28,11 +28,12 @@ ROUNDED = ("mean", "std")
 """Merged with Chan's formulas: equal up to floating-point rounding."""
 
 
-def write_parts(folder: Path, table: pa.Table, parts: int) -> Path:
+def write_parts(folder: Path, table: pa.Table, parts: int, statistics: bool = True) -> Path:
     folder.mkdir()
     size = math.ceil(table.num_rows / parts)
     for i in range(parts):
-        pq.write_table(table.slice(i * size, size), folder / f"part-{i}.parquet")
+        piece = table.slice(i * size, size)
+        pq.write_table(piece, folder / f"part-{i}.parquet", write_statistics=statistics)
     return folder
 
 
@@ -115,6 +116,23 @@ def test_estimates_stay_within_their_stated_errors(tmp_path: Path, dask_cluster:
         got = there["features"][name]
         assert got["unique_exact"] is False
         assert abs(got["unique"] - truth) <= 0.04 * truth, (name, got["unique"])
+
+
+def test_histograms_are_exact_with_or_without_parquet_statistics(
+    tmp_path: Path, dask_cluster: Any
+) -> None:
+    """With footers, histograms come from the first pass; without, from a second one."""
+    table = mixed_table(5000, seed=3)
+    numeric = ["score", "age", "constant"]
+    with_stats = write_parts(tmp_path / "with", table, parts=3)
+    without = write_parts(tmp_path / "without", table, parts=3, statistics=False)
+    assert set(footer_ranges(parquet_files(with_stats), numeric)) == {"age"}  # score has inf
+    assert footer_ranges(parquet_files(without), numeric) == {}
+    here = compute_statistics(with_stats).to_dict()["features"]
+    for folder in (with_stats, without):
+        there = statistics_on_dask(folder, executor=dask_cluster.scheduler_address).to_dict()
+        for name in numeric:
+            assert there["features"][name]["histogram"] == here[name]["histogram"], name
 
 
 def test_cli_prints_the_same_statistics_on_dask(tmp_path: Path) -> None:

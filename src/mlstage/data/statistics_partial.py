@@ -39,6 +39,11 @@ from mlstage.data.statistics import HISTOGRAM_BINS
 
 HLL_PRECISION = 14
 """log2 of the HyperLogLog registers: 16,384 registers, a standard error of 1.04 / 128 = 0.8%."""
+PIECE = 8_192
+"""Values of a column worked on at a time (64 KiB of float64). Dask's nanny starts workers
+with ``MALLOC_TRIM_THRESHOLD_=65536``: glibc then hands every larger freed array back to the
+system, and whole-partition temporaries cost a page fault per 4 KiB page, every time (on
+10,000,000 rows: 7 s of system time for 3 s of work). Small pieces reuse the same memory."""
 
 
 @dataclass
@@ -174,6 +179,7 @@ def partition_partial(table: Any, plan: Plan, number: int) -> Partial:
 def _numeric(
     array: Any, count: int, plan: Plan, rng: Any, bounds: tuple[float, float] | None
 ) -> NumericPart:
+    """One numeric column of a partition, ``PIECE`` values at a time (see ``PIECE``)."""
     import numpy as np
     import pyarrow.compute as pc
 
@@ -181,22 +187,28 @@ def _numeric(
 
     values = _from_arrow(array)
     part = NumericPart(count=count)
-    part.not_nan = int(values.size - np.count_nonzero(np.isnan(values)))
-    mask = np.isfinite(values)
-    finite = values if mask.all() else values[mask]
-    part.inf = part.not_nan - int(finite.size)
-    if finite.size:
-        part.n = int(finite.size)
-        part.mean = float(finite.mean())
-        part.m2 = float(np.square(finite - part.mean).sum())
-        part.lo, part.hi = float(finite.min()), float(finite.max())
-        if plan.sample_share >= 1.0:
-            part.samples = [finite.copy() if finite is values else finite]
-        else:
-            size = min(part.n, max(1, round(part.n * plan.sample_share)))
-            part.samples = [finite[rng.integers(0, part.n, size=size)]]
     if bounds is not None:
-        part.bins = bin_counts(finite, *bounds, HISTOGRAM_BINS, finite_only=False)
+        part.bins = np.zeros(HISTOGRAM_BINS, dtype=np.int64)
+    for start in range(0, values.size, PIECE):
+        piece = values[start : start + PIECE]
+        not_nan = int(piece.size - np.count_nonzero(np.isnan(piece)))
+        mask = np.isfinite(piece)
+        finite = piece if mask.all() else piece[mask]
+        part.not_nan += not_nan
+        part.inf += not_nan - int(finite.size)
+        if finite.size == 0:
+            continue
+        chunk = NumericPart(n=int(finite.size), mean=float(finite.mean()))
+        chunk.m2 = float(np.square(finite - chunk.mean).sum())
+        chunk.lo, chunk.hi = float(finite.min()), float(finite.max())
+        if plan.sample_share >= 1.0:
+            chunk.samples = [finite.copy()]
+        else:
+            size = min(chunk.n, max(1, round(chunk.n * plan.sample_share)))
+            chunk.samples = [finite[rng.integers(0, chunk.n, size=size)]]
+        if bounds is not None:
+            part.bins += bin_counts(finite, *bounds, HISTOGRAM_BINS, finite_only=False)
+        part.merge(chunk)
     present = array.drop_null()
     if plan.exact_unique:
         part.distinct = pc.unique(present)
@@ -258,15 +270,14 @@ def hll_registers(array: Any) -> Any:
     if values.dtype.kind in "mM":
         values = values.view(np.int64)
     registers = np.zeros(m, dtype=np.uint8)
-    if values.size == 0:
-        return registers
-    hashes = pd.util.hash_array(values)
     bits = 64 - HLL_PRECISION
-    index = (hashes >> np.uint64(bits)).astype(np.intp)
-    rest = (hashes & np.uint64((1 << bits) - 1)).astype(np.float64)  # exact: under 2**53
-    _, length = np.frexp(rest)  # the bit length of rest (0 for 0)
-    rank = (bits + 1 - length).astype(np.uint8)  # the position of its first 1 bit
-    np.maximum.at(registers, index, rank)
+    for start in range(0, values.size, PIECE):
+        hashes = pd.util.hash_array(values[start : start + PIECE])
+        index = (hashes >> np.uint64(bits)).astype(np.intp)
+        rest = (hashes & np.uint64((1 << bits) - 1)).astype(np.float64)  # exact: under 2**53
+        _, length = np.frexp(rest)  # the bit length of rest (0 for 0)
+        rank = (bits + 1 - length).astype(np.uint8)  # the position of its first 1 bit
+        np.maximum.at(registers, index, rank)
     return registers
 
 
