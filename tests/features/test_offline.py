@@ -70,11 +70,24 @@ def register(project: Path, features: pd.DataFrame, ttl: timedelta | None) -> An
     return collect([customer], [view], base=project)
 
 
-@pytest.mark.parametrize("engine", ["arrow", "duckdb"])
+@pytest.mark.parametrize("engine", ["arrow", "arrow-in-parts", "duckdb"])
 @pytest.mark.parametrize(("seed", "ttl_hours"), [(1, 72), (2, None), (3, 6), (4, 0)])
 def test_point_in_time_join_matches_brute_force(
-    make_store: Any, project: Path, engine: str, seed: int, ttl_hours: int | None
+    make_store: Any,
+    project: Path,
+    engine: str,
+    seed: int,
+    ttl_hours: int | None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    if engine == "arrow-in-parts":  # the source sorted in 3 parts, as big ones are
+        import os
+
+        from mlstage.features import offline
+
+        monkeypatch.setattr(offline, "PARALLEL_FROM", 1)
+        monkeypatch.setattr(os, "cpu_count", lambda: 3)
+        engine = "arrow"
     features = customer_stats(rows=120, customers=8, seed=seed)
     # equal (entity, timestamp) pairs with different values: the later source row must win
     features = pd.concat([features, features.iloc[:6].assign(spend=-1.0)], ignore_index=True)

@@ -123,7 +123,7 @@ def run_loop(out: Console, receiver: Receiver, *, days: int = DAYS) -> LoopSumma
     import warnings
 
     with warnings.catch_warnings():  # starlette's note on httpx is for test suites, not users
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
     from mlstage.config import get_settings
@@ -132,8 +132,7 @@ def run_loop(out: Console, receiver: Receiver, *, days: int = DAYS) -> LoopSumma
 
     started = time.perf_counter()
     settings = get_settings()
-    today = int(time.time() * 1000) // DAY_MS * DAY_MS
-    summary = LoopSummary(start=today - days * DAY_MS)
+    summary = LoopSummary(start=_first_day(settings, days))
     clock = SimulatedClock(summary.start)
     first = _train_first_version(out, clock)
     options = ServingOptions.from_settings(settings, log_requests=True)
@@ -159,6 +158,19 @@ def run_loop(out: Console, receiver: Receiver, *, days: int = DAYS) -> LoopSumma
     summary.champion = _champion()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _first_day(settings: Any, days: int) -> int:
+    """Midnight ``days`` ago; or, when an earlier demo run went past that, the day after it:
+    a second run goes on where the first stopped, so its checks and triggers are due."""
+    from mlstage.monitoring.check import database_of
+    from mlstage.monitoring.results import SqlMonitorResults
+
+    today = int(time.time() * 1000) // DAY_MS * DAY_MS
+    newest = SqlMonitorResults(database_of(settings)).list(DEPLOYMENT, limit=1)
+    if newest and newest[0].window_end >= today - days * DAY_MS:
+        return (newest[0].window_end // DAY_MS + 1) * DAY_MS
+    return today - days * DAY_MS
 
 
 def _train_first_version(out: Console, clock: SimulatedClock) -> int:

@@ -250,24 +250,13 @@ def _join_arrow(entity_df: pd.DataFrame, etimes: np.ndarray, request: ViewReques
             span = len(ranks)
             fpacked = fcode * span + np.searchsorted(ranks, ftimes)
             epacked = ecode * span + np.searchsorted(ranks, np.where(evalid, etimes, ranks[0]))
-        order = np.argsort(fpacked)
-        ordered = fpacked[order]
         # Entity rows looked up in sorted order: the binary searches then walk memory forwards.
         by_time = np.argsort(epacked)
-        pos = np.empty_like(by_time)
-        pos[by_time] = np.searchsorted(ordered, epacked[by_time], side="right") - 1
-        found = evalid & (pos >= 0)
-        pos = np.where(found, pos, 0)
-        ties = ordered[1:] == ordered[:-1]
-        if ties.any():
-            # Equal entity and timestamp: the last such row of the source wins, always.
-            # A match is always the last position of its run, so that slot gets the run's max.
-            run_last = np.maximum.reduceat(order, np.flatnonzero(np.concatenate(([True], ~ties))))
-            order = order.copy()
-            order[np.flatnonzero(np.concatenate((~ties, [True])))] = run_last
-            matched = order[pos]
-        else:
-            matched = order[pos]
+        in_order, hits = _latest_at_or_before(fpacked, epacked[by_time])
+        matched, found = np.empty_like(in_order), np.empty_like(hits)
+        matched[by_time], found[by_time] = in_order, hits
+        found &= evalid
+        matched = np.where(found, matched, 0)
         found &= fcode[matched] == ecode
         if view.ttl_seconds > 0:
             found &= etimes - ftimes[matched] <= int(view.ttl_seconds * 1_000_000)
@@ -275,6 +264,60 @@ def _join_arrow(entity_df: pd.DataFrame, etimes: np.ndarray, request: ViewReques
             matched = keep[matched]
         rows = np.where(found, matched, -1)
     return _gather(table, request, rows, entity_df.index)
+
+
+PARALLEL_FROM = 200_000
+"""Sources of at least this many rows are sorted in parts, one thread each (NumPy sorts
+without holding the GIL): the sort is most of the join."""
+
+
+def _latest_at_or_before(fpacked: np.ndarray, wanted: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``wanted`` (ascending), the source row with the greatest packed value at or
+    below it, and whether there is one; of equal values the last source row wins, always.
+
+    The source is cut into contiguous parts, each sorted on its own thread and searched on
+    its own; per wanted value the best candidate of the parts wins, a later part on a tie.
+    """
+    import os
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    workers = min(os.cpu_count() or 1, 4) if len(fpacked) >= PARALLEL_FROM else 1
+    bounds = np.linspace(0, len(fpacked), workers + 1).astype(np.int64)
+
+    def search(part: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        start, stop = int(bounds[part]), int(bounds[part + 1])
+        values = fpacked[start:stop]
+        order = np.argsort(values)
+        ordered = values[order]
+        pos = np.searchsorted(ordered, wanted, side="right") - 1
+        hit = pos >= 0
+        pos = np.where(hit, pos, 0)
+        ties = ordered[1:] == ordered[:-1]
+        if ties.any():
+            # A match is the last position of its run of equal values: give that slot the
+            # run's latest source row.
+            starts = np.flatnonzero(np.concatenate(([True], ~ties)))
+            order = order.copy()
+            order[np.flatnonzero(np.concatenate((~ties, [True])))] = np.maximum.reduceat(
+                order, starts
+            )
+        best = np.where(hit, ordered[pos], np.iinfo(np.int64).min)
+        return order[pos] + start, best, hit
+
+    if workers == 1:
+        rows, _, found = search(0)
+        return rows, found
+    with ThreadPoolExecutor(workers, thread_name_prefix="mlstage-pit") as pool:
+        parts = list(pool.map(search, range(workers)))
+    rows, best, found = parts[0]
+    for part_rows, part_best, part_hit in parts[1:]:
+        better = part_hit & (~found | (part_best >= best))  # a later part wins a tie
+        rows = np.where(better, part_rows, rows)
+        best = np.where(better, part_best, best)
+        found |= part_hit
+    return rows, found
 
 
 def _gather(table: pa.Table, request: ViewRequest, rows: np.ndarray, index: Any) -> pd.DataFrame:
