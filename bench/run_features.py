@@ -64,6 +64,9 @@ LOOPBACK_GUARD = BENCH / "serving" / "netguard"
 """The serving benchmark's guard: its servers bind on loopback, as the feature server does."""
 RESULTS = rt.RESULTS
 BEGIN, END = "<!-- features:begin -->", "<!-- features:end -->"
+COLUMNS = [("figure", "figure"), ("mlstage", "mlstage"), ("Feast", "feast"), ("ratio", "ratio"),
+           ("goal", "goal"), ("result", "result")]  # fmt: skip
+"""The summary table printed at the end: (title, key of a summary row)."""
 FEAST_REQUIREMENT = "feast[duckdb]==0.67.0"
 log = rt.log
 median = rt.median
@@ -492,34 +495,11 @@ def main() -> int:
         rt.NETWORK_ATTEMPTS.extend(logged)
         net_log.unlink(missing_ok=True)
 
-    results["elapsed"] = time.perf_counter() - started
-    load = os.getloadavg()
-    results["load_end"] = f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    results["network_attempts"] = rt.NETWORK_ATTEMPTS
-    results["busy_seen"] = rt.BUSY_SEEN
-    results["waited"] = rt.QUIET["waited"]
+    rt.stamp_end(results, started)
     section, summary = render(results)
     results["summary"] = summary
-    raw = rt.WORK / "features-last.json" if args.no_write else RESULTS / "features.json"
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    log(f"raw samples: {raw.relative_to(REPO)}")
-    if not args.no_write:
-        rt.write_markdown(section, BEGIN, END)
-        log("wrote BENCHMARKS.md (features section)")
-    print()
-    print("| figure | mlstage | Feast | ratio | goal | result |")
-    print("|---|---|---|---|---|---|")
-    for row in summary:
-        print(
-            f"| {row['figure']} | {row['mlstage']} | {row['feast']} | {row['ratio']} | "
-            f"{row['goal']} | {row['result']} |"
-        )
-    if rt.NETWORK_ATTEMPTS:
-        print("\nNETWORK ATTEMPTS:", *rt.NETWORK_ATTEMPTS, sep="\n  ")
-        return 1
-    print(f"\n{results['elapsed']:.0f} s in all")
-    return 0
+    rt.save_results(results, section, "features", no_write=args.no_write, begin=BEGIN, end=END)
+    return rt.print_summary(summary, COLUMNS, results["elapsed"])
 
 
 if __name__ == "__main__":

@@ -757,35 +757,11 @@ def main() -> int:
         rt.NETWORK_ATTEMPTS.extend(f"(at exit) {line}" for line in logged)
         net_log.unlink(missing_ok=True)
 
-    results["elapsed"] = time.perf_counter() - started
-    load = os.getloadavg()
-    results["load_end"] = f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    results["network_attempts"] = rt.NETWORK_ATTEMPTS
-    results["busy_seen"] = rt.BUSY_SEEN
-    results["waited"] = rt.QUIET["waited"]
+    rt.stamp_end(results, started)
     section, summary = render(results, args)
     results["summary"] = summary
-    # A partial or trial run (--no-write) leaves the published figures and their raw samples alone.
-    raw = rt.WORK / "registry-last.json" if args.no_write else RESULTS / "registry.json"
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    log(f"raw samples: {raw.relative_to(REPO)}")
-    if not args.no_write:
-        rt.write_markdown(section, BEGIN, END)
-        log(f"wrote {BENCHMARKS_MD.relative_to(REPO)} (registry section)")
-    print()
-    print("| figure | mlstage | MLflow | ratio | goal | result |")
-    print("|---|---|---|---|---|---|")
-    for row in summary:
-        print(
-            f"| {row['figure']} | {row['mlstage']} | {row['mlflow']} | {row['ratio']} | "
-            f"{row['goal']} | {row['result']} |"
-        )
-    if rt.NETWORK_ATTEMPTS:
-        print("\nNETWORK ATTEMPTS:", *rt.NETWORK_ATTEMPTS, sep="\n  ")
-        return 1
-    print(f"\n{results['elapsed']:.0f} s in all")
-    return 0
+    rt.save_results(results, section, "registry", no_write=args.no_write, begin=BEGIN, end=END)
+    return rt.print_summary(summary, rt.COLUMNS, results["elapsed"])
 
 
 if __name__ == "__main__":

@@ -77,6 +77,10 @@ LUA = HELPERS / "report.lua"
 RESULTS = rt.RESULTS
 BENCHMARKS_MD = rt.BENCHMARKS_MD
 BEGIN, END = "<!-- serving:begin -->", "<!-- serving:end -->"
+COLUMNS = [("figure", "figure"), ("mlstage (1 worker)", "mlstage"), ("MLflow (1 worker)", "mlflow"),
+           ("mlstage (2 workers)", "mlstage_w2"), ("ratio", "ratio"), ("goal", "goal"),
+           ("result", "result")]  # fmt: skip
+"""The summary table printed at the end: (title, key of a summary row)."""
 
 GOALS = {
     "throughput_ratio": 3.0,  # mlstage req/s at concurrency 8 >= 3x MLflow's
@@ -1282,35 +1286,11 @@ def main() -> int:
             shutil.rmtree(root, ignore_errors=True)
 
     results["summary"] = summarize(results)
-    results["elapsed"] = time.perf_counter() - started
-    load = os.getloadavg()
-    results["load_end"] = f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    results["network_attempts"] = rt.NETWORK_ATTEMPTS
-    results["busy_seen"] = rt.BUSY_SEEN
-    results["waited"] = rt.QUIET["waited"]
+    rt.stamp_end(results, started)
     section, table = render(results, args)
     results["table"] = table
-    raw = rt.WORK / "serving-last.json" if args.no_write else RESULTS / "serving.json"
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    log(f"raw samples: {raw.relative_to(REPO)}")
-    if not args.no_write:
-        rt.write_markdown(section, BEGIN, END)
-        log(f"wrote {BENCHMARKS_MD.relative_to(REPO)} (serving section)")
-    print()
-    print("| figure | mlstage (1 worker) | MLflow (1 worker) | mlstage (2 workers) | ratio | goal "
-          "| result |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
-    for r in table:
-        print(
-            f"| {r['figure']} | {r['mlstage']} | {r['mlflow']} | {r['mlstage_w2']} | {r['ratio']} "
-            f"| {r['goal']} | {r['result']} |"
-        )
-    if rt.NETWORK_ATTEMPTS:
-        print("\nNETWORK ATTEMPTS:", *rt.NETWORK_ATTEMPTS, sep="\n  ")
-        return 1
-    print(f"\n{results['elapsed']:.0f} s in all")
-    return 0
+    rt.save_results(results, section, "serving", no_write=args.no_write, begin=BEGIN, end=END)
+    return rt.print_summary(table, COLUMNS, results["elapsed"])
 
 
 if __name__ == "__main__":

@@ -46,6 +46,9 @@ RESULTS = BENCH / "results"
 BENCHMARKS_MD = REPO / "BENCHMARKS.md"
 MLFLOW_REQUIREMENT = "mlflow<3.18"  # 3.18.0 does not install here (mlflow-skinny 3.18.0 missing)
 BEGIN, END = "<!-- tracking:begin -->", "<!-- tracking:end -->"
+COLUMNS = [("figure", "figure"), ("mlstage", "mlstage"), ("MLflow", "mlflow"),
+           ("ratio", "ratio"), ("goal", "goal"), ("result", "result")]  # fmt: skip
+"""The summary table's columns: (title, key of a summary row)."""
 
 # MLflow as measured earlier on this kind of machine (the issue's brackets), and the goals.
 GOALS = {
@@ -759,6 +762,52 @@ def write_markdown(section: str, begin: str = BEGIN, end: str = END) -> None:
     BENCHMARKS_MD.write_text(text, encoding="utf-8")
 
 
+def stamp_end(results: dict[str, Any], started: float) -> None:
+    """What every benchmark records at its end: elapsed time, load, network, quiet waits."""
+    results["elapsed"] = time.perf_counter() - started
+    load = os.getloadavg()
+    results["load_end"] = f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
+    results["network_attempts"] = NETWORK_ATTEMPTS
+    results["busy_seen"] = BUSY_SEEN
+    results["waited"] = QUIET["waited"]
+
+
+def save_results(
+    results: dict[str, Any],
+    section: str,
+    name: str,
+    *,
+    no_write: bool,
+    begin: str = BEGIN,
+    end: str = END,
+) -> None:
+    """Raw samples to ``results/NAME.json`` and the section to BENCHMARKS.md; a partial or
+    trial run (``--no-write``) leaves both alone and writes ``.work/NAME-last.json`` instead."""
+    raw = WORK / f"{name}-last.json" if no_write else RESULTS / f"{name}.json"
+    raw.parent.mkdir(parents=True, exist_ok=True)
+    raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
+    log(f"raw samples: {raw.relative_to(REPO)}")
+    if not no_write:
+        write_markdown(section, begin, end)
+        log(f"wrote {BENCHMARKS_MD.relative_to(REPO)} ({name} section)")
+
+
+def print_summary(
+    rows: list[dict[str, Any]], columns: list[tuple[str, str]], elapsed: float
+) -> int:
+    """The summary table on stdout; exit status 1 if any process tried to leave the machine."""
+    print()
+    print("| " + " | ".join(title for title, _ in columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(row[key]) for _, key in columns) + " |")
+    if NETWORK_ATTEMPTS:
+        print("\nNETWORK ATTEMPTS:", *NETWORK_ATTEMPTS, sep="\n  ")
+        return 1
+    print(f"\n{elapsed:.0f} s in all")
+    return 0
+
+
 # -- main ------------------------------------------------------------------------------
 
 
@@ -840,35 +889,11 @@ def main() -> int:
         log("figure 5: start-up")
         results["startup"] = figure_startup(by_name, args.startup_rounds)
 
-    results["elapsed"] = time.perf_counter() - started
-    load = os.getloadavg()
-    results["load_end"] = f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    results["network_attempts"] = NETWORK_ATTEMPTS
-    results["busy_seen"] = BUSY_SEEN
-    results["waited"] = QUIET["waited"]
+    stamp_end(results, started)
     section, summary = render(results, args)
     results["summary"] = summary
-    # A partial or trial run (--no-write) leaves the published figures and their raw samples alone.
-    raw = WORK / "tracking-last.json" if args.no_write else RESULTS / "tracking.json"
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    log(f"raw samples: {raw.relative_to(REPO)}")
-    if not args.no_write:
-        write_markdown(section)
-        log(f"wrote {BENCHMARKS_MD.relative_to(REPO)} (tracking section)")
-    print()
-    print("| figure | mlstage | MLflow | ratio | goal | result |")
-    print("|---|---|---|---|---|---|")
-    for row in summary:
-        print(
-            f"| {row['figure']} | {row['mlstage']} | {row['mlflow']} | {row['ratio']} | "
-            f"{row['goal']} | {row['result']} |"
-        )
-    if NETWORK_ATTEMPTS:
-        print("\nNETWORK ATTEMPTS:", *NETWORK_ATTEMPTS, sep="\n  ")
-        return 1
-    print(f"\n{results['elapsed']:.0f} s in all")
-    return 0
+    save_results(results, section, "tracking", no_write=args.no_write)
+    return print_summary(summary, COLUMNS, results["elapsed"])
 
 
 if __name__ == "__main__":

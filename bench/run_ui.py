@@ -80,6 +80,9 @@ HELPERS = BENCH / "ui"
 DATA = rt.WORK / "ui-data"
 RESULTS = rt.RESULTS
 BEGIN, END = "<!-- ui:begin -->", "<!-- ui:end -->"
+COLUMNS = [("figure", "figure"), ("mlstage p50", "mlstage"), ("MLflow p50", "mlflow"),
+           ("ratio", "ratio"), ("goal p50 < 1 s", "result")]  # fmt: skip
+"""The summary table printed at the end: (title, key of a summary row)."""
 GOAL = 1.0  # the issue: mlstage's runs page and runs API, p50 under 1 s
 FIGURES = ("page", "api", "client", "browser", "auth")
 AUTH_USER, AUTH_PASSWORD = "bench-viewer", "bench-password-0123"
@@ -1072,31 +1075,11 @@ def main() -> int:
         rt.NETWORK_ATTEMPTS.extend(logged)
         net_log.unlink(missing_ok=True)
 
-    results["elapsed"] = time.perf_counter() - started
-    load = os.getloadavg()
-    results["load_end"] = f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f}"
-    results["network_attempts"] = rt.NETWORK_ATTEMPTS
-    results["busy_seen"] = rt.BUSY_SEEN
-    results["waited"] = rt.QUIET["waited"]
+    rt.stamp_end(results, started)
     section, summary = render(results, args)
     results["summary"] = summary
-    raw = rt.WORK / "ui-last.json" if args.no_write else RESULTS / "ui.json"
-    raw.parent.mkdir(parents=True, exist_ok=True)
-    raw.write_text(json.dumps(results, indent=1, default=str) + "\n", encoding="utf-8")
-    log(f"raw samples: {raw.relative_to(REPO)}")
-    if not args.no_write:
-        rt.write_markdown(section, BEGIN, END)
-        log(f"wrote {rt.BENCHMARKS_MD.relative_to(REPO)} (ui section)")
-    print()
-    print("| figure | mlstage p50 | MLflow p50 | ratio | goal p50 < 1 s |")
-    print("|---|---|---|---|---|")
-    for s in summary:
-        print(f"| {s['figure']} | {s['mlstage']} | {s['mlflow']} | {s['ratio']} | {s['result']} |")
-    if rt.NETWORK_ATTEMPTS:
-        print("\nNETWORK ATTEMPTS:", *rt.NETWORK_ATTEMPTS, sep="\n  ")
-        return 1
-    print(f"\n{results['elapsed']:.0f} s in all")
-    return 0
+    rt.save_results(results, section, "ui", no_write=args.no_write, begin=BEGIN, end=END)
+    return rt.print_summary(summary, COLUMNS, results["elapsed"])
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ def run_loop(out: Console, receiver: Receiver, *, days: int = DAYS) -> LoopSumma
         from fastapi.testclient import TestClient
 
     from mlstage.config import get_settings
+    from mlstage.monitoring.loop import run_tick
     from mlstage.serving.app import create_serving_app
     from mlstage.serving.options import ServingOptions
 
@@ -150,7 +151,7 @@ def run_loop(out: Console, receiver: Receiver, *, days: int = DAYS) -> LoopSumma
                 _extract(day, labelled, start + LABELS_AT_MS)
                 pending = served
                 clock.now = start + TICK_AT_MS
-                report = _tick(clock.now, settings)
+                report = run_tick(clock.now, deployment=DEPLOYMENT, settings=settings)
                 service.pool.refresh()  # a new deployment revision is served from now on
             _print_day(out, summary, day, len(served), len(labelled), report, settings)
             summary.alerts = [_alert(r) for r in receiver.received]
@@ -243,12 +244,6 @@ def _extract(day: int, labelled: list[tuple[str, int]], at: int) -> None:
 
     frame = customers(PER_DAY, day - 1, seed=SEED + day - 1)
     register(MODEL, frame, description=f"customers of simulated day {day - 1}")
-
-
-def _tick(now: int, settings: Any) -> TickReport:
-    from mlstage.monitoring.loop import run_tick
-
-    return run_tick(now, deployment=DEPLOYMENT, settings=settings)
 
 
 # -- what the terminal shows ---------------------------------------------------------------

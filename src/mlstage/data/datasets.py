@@ -171,7 +171,11 @@ def load(ref: VersionRef, *, columns: list[str] | None = None) -> pd.DataFrame:
 
     store = _store()
     version = ref if isinstance(ref, DatasetVersion) else store.get(parse_ref(ref))
-    _check_environment(version.name)
+    if _in_environment():
+        from mlstage.governance.policy import enforce_here
+
+        name = version.name
+        enforce_here(lambda c: c.dataset(name))
     if columns is not None:
         known = {c.name for c in version.columns}
         unknown = [c for c in columns if c not in known]
@@ -183,20 +187,10 @@ def load(ref: VersionRef, *, columns: list[str] | None = None) -> pd.DataFrame:
     return read_snapshot(_snapshot_bytes(store, version), columns)
 
 
-def _check_environment(name: str) -> None:
-    """In an environment, refuse (and audit) data above its maximum classification."""
+def _in_environment() -> bool:
     from mlstage.config import get_settings
 
-    settings = get_settings()
-    if not settings.environment:
-        return
-    import getpass
-
-    from mlstage.governance.policy import policy_for
-
-    policy = policy_for(settings)
-    if policy is not None:
-        policy.dataset(name, "use", actor=getpass.getuser())
+    return bool(get_settings().environment)
 
 
 def _snapshot_bytes(store: SqlDatasetStore, version: DatasetVersion) -> bytes:

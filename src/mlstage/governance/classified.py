@@ -95,18 +95,7 @@ class Classifier:
         return self._pick("run", run_id, found)
 
     def _pipeline_runs(self, run_id: str) -> list[str]:
-        """The run and, if it is a pipeline step, every step run of its pipeline run: data
-        flows between steps (the step that loads a dataset is not the one that registers)."""
-        g = t.tags.c
-        parent = self.conn.execute(
-            select(g.value).where(g.key == PIPELINE_TAG, g.run_id == run_id)
-        ).scalar()
-        if parent is None:
-            return [run_id]
-        steps = self.conn.execute(
-            select(g.run_id).where(g.key == PIPELINE_TAG, g.value == parent)
-        ).scalars()
-        return sorted({run_id, *steps})
+        return pipeline_step_runs(self.conn, run_id)
 
     def model_version(self, model: str, version: int) -> Classified:
         m, v = t.registered_models.c, t.model_versions.c
@@ -126,6 +115,14 @@ class Classifier:
             got = self.model_version(model, version)
             found.append((got.level, f"from model {got.ref}, {got.because}"))
         return self._pick(kind, ref, found)
+
+    def model(self, name: str) -> Classified | None:
+        """The highest level of any version of ``name``; ``None`` if it has none."""
+        m, v = t.registered_models.c, t.model_versions.c
+        versions = self.conn.execute(
+            select(v.version).join_from(t.model_versions, t.registered_models).where(m.name == name)
+        ).scalars().all()  # fmt: skip
+        return self.versions(name, versions, "model", name) if versions else None
 
     def deployment(self, name: str) -> Classified:
         d = t.deployments.c
@@ -216,18 +213,22 @@ def _require(conn: Connection, kind: str, ref: str) -> None:
 def model_level(settings: Settings, model: str) -> str | None:
     """The highest level of any version of ``model``, for what spans versions (its request
     log, its retention); ``None`` when it cannot be known here (a server URI, no such model)."""
-    if settings.tracking_uri.split(":", 1)[0].lower() in ("http", "https"):
-        return None
-    from mlstage.governance.classification import levels_of
-    from mlstage.store.database import get_database
+    from mlstage.governance.policy import policy_for
 
-    db = get_database(settings.tracking_uri, busy_timeout=settings.sqlite_busy_timeout)
-    m, v = t.registered_models.c, t.model_versions.c
-    with db.read() as conn:
-        versions = conn.execute(
-            select(v.version).join_from(t.model_versions, t.registered_models)
-            .where(m.name == model)
-        ).scalars().all()  # fmt: skip
-        if not versions:
-            return None
-        return Classifier(conn, levels_of(settings)).versions(model, versions, "model", model).level
+    policy = policy_for(settings)
+    if policy is None:
+        return None
+    with policy.db.read() as conn:
+        found = Classifier(conn, policy.levels).model(model)
+    return None if found is None else found.level
+
+
+def pipeline_step_runs(conn: Connection, run_id: str) -> list[str]:
+    """The run and, if it is a pipeline step, every step run of its pipeline run: data
+    flows between steps (the step that loads a dataset is not the one that registers)."""
+    g = t.tags.c
+    parent = conn.execute(select(g.value).where(g.key == PIPELINE_TAG, g.run_id == run_id)).scalar()
+    if parent is None:
+        return [run_id]
+    steps = conn.execute(select(g.run_id).where(g.key == PIPELINE_TAG, g.value == parent)).scalars()
+    return sorted({run_id, *steps})

@@ -273,6 +273,22 @@ def policy_for(settings: Settings | None = None) -> Policy | None:
     return Policy(db, settings)
 
 
+def enforce_here(read: Callable[[Classifier], Classified], action: str = "use") -> None:
+    """In an environment (the ``environment`` setting), refuse and audit an object above its
+    maximum: what ``load_model`` and ``datasets.load`` ask before reading anything."""
+    from mlstage.config import get_settings
+
+    settings = get_settings()
+    if not settings.environment:
+        return
+    policy = policy_for(settings)
+    if policy is None:  # a server's own policies apply to what it hands out
+        return
+    import getpass
+
+    policy.enforce(policy.classify(read), policy.current(), action, actor=getpass.getuser())
+
+
 def guard_loader(
     load: Callable[[str, int], Any], target: str, settings: Settings
 ) -> Callable[[str, int], Any]:

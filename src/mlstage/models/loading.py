@@ -66,7 +66,10 @@ def load_model(uri: str, *, check_environment: bool = True) -> LoadedModel:
         registry = get_registry_store()
         version = registry.resolve(ref)
         if check_environment and settings.environment:
-            _check_environment(settings, f"{version.name}/{version.version}", version.version)
+            from mlstage.governance.policy import enforce_here
+
+            resolved = version
+            enforce_here(lambda c: c.model_version(resolved.name, resolved.version))
         files = {
             p: registry.read_version_file(version.name, version.version, p) for p in version.files
         }
@@ -75,7 +78,10 @@ def load_model(uri: str, *, check_environment: bool = True) -> LoadedModel:
         from mlstage.tracking.store import get_tracking_store
 
         if check_environment and settings.environment:
-            _check_environment(settings, ref.run_id, None)
+            from mlstage.governance.policy import enforce_here
+
+            run_id = ref.run_id
+            enforce_here(lambda c: c.run_artifacts(run_id))
         tracking = get_tracking_store()
         listed = _run_files(tracking, ref)
         if MANIFEST_FILE not in listed:
@@ -91,23 +97,6 @@ def load_model(uri: str, *, check_environment: bool = True) -> LoadedModel:
         )
     model = flavor_named(manifest.flavor).load(files, manifest, settings)
     return LoadedModel(str(ref), manifest, model, version)
-
-
-def _check_environment(settings: Any, ref: str, version: int | None) -> None:
-    """Refuse (and audit) a model above the current environment's maximum classification."""
-    import getpass
-
-    from mlstage.governance.policy import policy_for
-
-    policy = policy_for(settings)
-    if policy is None:  # a server's own policies apply to what it hands out
-        return
-    if version is None:
-        found = policy.classify(lambda c: c.run_artifacts(ref))
-    else:
-        name = ref.rpartition("/")[0]
-        found = policy.classify(lambda c: c.model_version(name, version))
-    policy.enforce(found, policy.current(), "use", actor=getpass.getuser())
 
 
 def _run_files(tracking: Any, ref: RunRef) -> list[str]:

@@ -272,16 +272,10 @@ class Evidence:
 
     def lineage_runs(self, run_id: str) -> list[str]:
         """The run and, if a pipeline step made it, every step run of that pipeline run."""
-        g = t.tags.c
-        parent = self.rows(
-            select(g.value).where(g.key == "mlstage.pipeline_run_id", g.run_id == run_id)
-        )
-        if not parent:
-            return [run_id]
-        siblings = self.rows(
-            select(g.run_id).where(g.key == "mlstage.pipeline_run_id", g.value == parent[0][0])
-        )
-        return sorted({run_id, *(row[0] for row in siblings)})
+        from mlstage.governance.classified import pipeline_step_runs
+
+        with self.db.read() as conn:
+            return pipeline_step_runs(conn, run_id)
 
     # -- the repository ------------------------------------------------------------------
 
