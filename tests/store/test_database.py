@@ -96,3 +96,50 @@ def test_processes_starting_together_migrate_exactly_once(
 def test_unsupported_database_urls_are_refused(uri: str, problem: str) -> None:
     with pytest.raises(InvalidInput, match=problem):
         Database(uri)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_migration_0016_writes_each_latest_metric_as_json_text(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Rows written before 0016 get the exact JSON token of their value."""
+    from sqlalchemy import create_engine
+
+    from mlstage.store.migrate import upgrade
+
+    empty = (  # not the migrated template of sqlite_url
+        f"sqlite:///{tmp_path / 'old.db'}"
+        if backend == "sqlite"
+        else str(request.getfixturevalue("postgres_url"))
+    )
+    engine = create_engine(empty)
+    with engine.connect() as conn:
+        upgrade(conn, "0015")
+        conn.execute(
+            text(
+                "INSERT INTO experiments (name, lifecycle_stage, created_at, updated_at) "
+                "VALUES ('old', 'active', 1, 1)"
+            )
+        )
+        conn.execute(
+            text(
+                'INSERT INTO runs (run_id, experiment_id, name, status, lifecycle_stage, '
+                'start_time, heartbeat_at, "user", host, source, command, python_version, '
+                "packages, status_reason) SELECT 'r1', experiment_id, 'r', 'FINISHED', 'active', "
+                "1, 1, '', '', '', '', '', '{}', '' FROM experiments"
+            )
+        )
+        values = {"a": 0.1, "b": None, "c": 1e300, "d": 123456789.12345679}
+        for key, value in values.items():
+            conn.execute(
+                text(
+                    "INSERT INTO latest_metrics (run_id, key, step, timestamp, value) "
+                    "VALUES ('r1', :k, 0, 1, :v)"
+                ),
+                {"k": key, "v": value},
+            )
+        conn.commit()
+        upgrade(conn)
+        found = dict(conn.execute(text("SELECT key, value_json FROM latest_metrics")).all())
+    engine.dispose()
+    assert found == {"a": "0.1", "b": "NaN", "c": "1e+300", "d": "123456789.12345679"}

@@ -40,10 +40,13 @@ def rendered(model: BaseModel) -> Response:
     writes them: twice as fast as ``json.dumps`` on 10,000 runs of 50 metrics.
     """
     data = model.model_dump(mode="json", by_alias=True)
+    return json_bytes(to_json(data, inf_nan_mode="constants"))
+
+
+def json_bytes(body: bytes) -> Response:
+    """A JSON document the caller has already written (``rendered``, a store's JSON search)."""
     return Response(
-        to_json(data, inf_nan_mode="constants"),
-        media_type="application/json",
-        headers={"x-content-type-options": "nosniff"},
+        body, media_type="application/json", headers={"x-content-type-options": "nosniff"}
     )
 
 

@@ -472,6 +472,10 @@ def search_runs(
     store = _store()
     _buffer(store).flush()
     ids = _experiment_ids(store, experiments)
+    if output == "pandas" and hasattr(store, "search_runs_table"):
+        frame = _search_frame(store, ids, filter, orders, max_results)
+        if frame is not None:
+            return frame
     runs: list[Run] = []
     token: str | None = None
     while len(runs) < max_results:
@@ -483,6 +487,34 @@ def search_runs(
         if token is None:
             break
     return runs if output == "list" else runs_frame(runs)
+
+
+def _search_frame(
+    store: Any,
+    ids: list[str],
+    filter: str | None,
+    orders: Sequence[str] | None,
+    max_results: int,
+) -> pd.DataFrame | None:
+    """The runs as a DataFrame from the store's columnar pages (``runs_table``), or None
+    when the store cannot give them (a server that answers JSON only)."""
+    from mlstage.tracking import runs_table
+
+    tables = []
+    token: str | None = None
+    fetched = 0
+    while fetched < max_results:
+        page = store.search_runs_table(
+            ids, filter, orders, min(MAX_PAGE_SIZE, max_results - fetched), token
+        )
+        if page is None:
+            return None
+        tables.append(page)
+        fetched += page.num_rows
+        token = runs_table.page_token(page)
+        if token is None:
+            break
+    return runs_table.frame_of(runs_table.concat_pages(tables))
 
 
 def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
@@ -507,10 +539,9 @@ def runs_frame(runs: Sequence[Run]) -> pd.DataFrame:
                 if column is None:
                     column = extra[f"{prefix}.{key}"] = [fill] * n
                 column[i] = value
-    frame = pd.DataFrame({**base, **dict(sorted(extra.items()))})
-    for time_column in ("start_time", "end_time"):
-        frame[time_column] = pd.to_datetime(frame[time_column], unit="ms", utc=True)
-    return frame
+    from mlstage.tracking.runs_table import with_timestamps
+
+    return with_timestamps(pd.DataFrame({**base, **dict(sorted(extra.items()))}))
 
 
 # -- process exit and signals ------------------------------------------------------------------

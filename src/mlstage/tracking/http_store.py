@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from mlstage.artifacts.paths import canonical_artifact_path
 from mlstage.errors import InvalidInput, NotFound
-from mlstage.http_client import API, HttpApi, response_body, text_map
+from mlstage.http_client import API, HttpApi, dumps, response_body, text_map
 from mlstage.tracking import validation as v
 from mlstage.tracking.entities import (
     ArtifactInfo,
@@ -31,6 +31,8 @@ from mlstage.tracking.entities import (
 from mlstage.tracking.store import MAX_PAGE_SIZE
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from mlstage.tracking.store import TrackingStore
 
 
@@ -135,18 +137,31 @@ class HttpTrackingStore(HttpApi):
         max_results: int = 1000,
         page_token: str | None = None,
     ) -> RunPage:
-        if not isinstance(max_results, int) or not 1 <= max_results <= MAX_PAGE_SIZE:
-            raise InvalidInput(
-                f"max_results must be between 1 and {MAX_PAGE_SIZE}, got {max_results!r}"
-            )
-        body = {
-            "experiment_ids": [str(e) for e in experiment_ids],
-            "filter": filter,
-            "order_by": None if order_by is None else list(order_by),
-            "max_results": max_results,
-            "page_token": page_token,
-        }
+        body = _search_body(experiment_ids, filter, order_by, max_results, page_token)
         return RunPage.model_validate(self._json("POST", "/runs/search", body, idempotent=True))
+
+    def search_runs_table(
+        self,
+        experiment_ids: Sequence[str],
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> pa.Table | None:
+        """The page as an Arrow table (for DataFrames); None from a server that answers JSON."""
+        from mlstage.tracking.runs_table import ARROW_STREAM, from_stream
+
+        body = _search_body(experiment_ids, filter, order_by, max_results, page_token)
+        response = self._send(
+            "POST",
+            API + "/runs/search",
+            content=dumps(body),
+            headers={"Content-Type": "application/json", "Accept": ARROW_STREAM},
+            idempotent=True,
+        )
+        if not response.headers.get("content-type", "").startswith(ARROW_STREAM):
+            return None
+        return from_stream(response.content)
 
     def log_inputs(self, run_id: str, inputs: Sequence[DatasetInput]) -> None:
         body = {"inputs": [i.model_dump(mode="json", by_alias=True) for i in inputs]}
@@ -195,3 +210,23 @@ def _metric_json(metric: Metric) -> dict[str, Any]:
 
 if TYPE_CHECKING:
     _conforms: type[TrackingStore] = HttpTrackingStore
+
+
+def _search_body(
+    experiment_ids: Sequence[str],
+    filter: str | None,
+    order_by: Sequence[str] | None,
+    max_results: int,
+    page_token: str | None,
+) -> dict[str, Any]:
+    if not isinstance(max_results, int) or not 1 <= max_results <= MAX_PAGE_SIZE:
+        raise InvalidInput(
+            f"max_results must be between 1 and {MAX_PAGE_SIZE}, got {max_results!r}"
+        )
+    return {
+        "experiment_ids": [str(e) for e in experiment_ids],
+        "filter": filter,
+        "order_by": None if order_by is None else list(order_by),
+        "max_results": max_results,
+        "page_token": page_token,
+    }

@@ -47,7 +47,12 @@ class Statements:
         excluded = upsert.excluded
         self.upsert_latest = upsert.on_conflict_do_update(
             index_elements=["run_id", "key"],
-            set_={"step": excluded.step, "timestamp": excluded.timestamp, "value": excluded.value},
+            set_={
+                "step": excluded.step,
+                "timestamp": excluded.timestamp,
+                "value": excluded.value,
+                "value_json": excluded.value_json,
+            },
             where=tuple_(excluded.step, excluded.timestamp) >= tuple_(lm.step, lm.timestamp),
         )
         self.insert_params = dialect.insert(t.params).on_conflict_do_nothing()

@@ -10,13 +10,11 @@ import json
 import threading
 import time
 import uuid
-from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, and_, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, and_, insert, select, update
 from sqlalchemy import exc as sa_exc
-from sqlalchemy.sql.elements import BindParameter
 
 from mlstage.artifacts.store import ArtifactStore, get_artifact_store
 from mlstage.config import Settings
@@ -29,9 +27,9 @@ from mlstage.governance.scope import (
 )
 from mlstage.store import tables as t
 from mlstage.store.database import Database, get_database
+from mlstage.tracking import sql_json
 from mlstage.tracking import validation as v
 from mlstage.tracking.entities import (
-    DatasetInput,
     Experiment,
     Metric,
     Run,
@@ -49,15 +47,15 @@ from mlstage.tracking.sql_rows import (
     default_run_name,
     experiment_entity,
     group_rows,
-    input_entity,
     metric_row,
-    run_entity,
 )
+from mlstage.tracking.sql_run_reads import load_runs, load_runs_json, load_runs_table
 from mlstage.tracking.sql_search import build_run_id_query, decode_page_token, encode_page_token
 from mlstage.tracking.sql_statements import Statements
 from mlstage.tracking.store import MAX_PAGE_SIZE
 
-_CHUNK = 5000
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 
 def now_ms() -> int:
@@ -366,7 +364,7 @@ class SqlTrackingStore(RunArtifactsMixin):
         v.check_run_id(run_id)
         self._maybe_reap()
         with self.db.read() as conn:
-            runs = self._load_runs(conn, [run_id])
+            runs = load_runs(conn, [run_id])
             if runs and current_scope() is not None:
                 try:
                     self._check_experiments(conn, [int(runs[0].experiment_id)])
@@ -453,7 +451,10 @@ class SqlTrackingStore(RunArtifactsMixin):
             if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
                 latest[key] = row
         # A fixed order of keys keeps PostgreSQL writers from deadlocking each other.
-        ordered = [latest[k] for k in sorted(latest)]
+        float_json = sql_json.float_json
+        ordered = [
+            {**latest[k], "value_json": float_json(latest[k]["value"])} for k in sorted(latest)
+        ]
         conn.execute(self._sql.upsert_latest, ordered)
 
     def _insert_params(self, conn: Connection, run_id: str, params: Mapping[str, str]) -> None:
@@ -514,6 +515,61 @@ class SqlTrackingStore(RunArtifactsMixin):
         max_results: int = 1000,
         page_token: str | None = None,
     ) -> RunPage:
+        with self.db.read() as conn, bulk_build():
+            ids, token = self._search_ids(
+                conn, experiment_ids, filter, order_by, max_results, page_token
+            )
+            runs = load_runs(conn, ids)
+        return RunPage.model_construct(runs=runs, next_page_token=token)
+
+    def search_runs_json(
+        self,
+        experiment_ids: Sequence[str],
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> bytes:
+        """``search_runs`` as the JSON of its ``RunPage``, written from the rows directly.
+
+        What the REST search answers: the same document, without a ``Run`` per run
+        (``tracking/sql_json.py``).
+        """
+        with self.db.read() as conn, bulk_build():
+            ids, token = self._search_ids(
+                conn, experiment_ids, filter, order_by, max_results, page_token
+            )
+            runs = load_runs_json(conn, ids)
+        return sql_json.page_json(runs, token)
+
+    def search_runs_table(
+        self,
+        experiment_ids: Sequence[str],
+        filter: str | None = None,
+        order_by: Sequence[str] | None = None,
+        max_results: int = 1000,
+        page_token: str | None = None,
+    ) -> pa.Table:
+        """``search_runs`` as one Arrow table (``tracking/runs_table.py``): for DataFrames.
+
+        The next page's token is in the schema metadata (``runs_table.page_token``).
+        """
+        with self.db.read() as conn:
+            ids, token = self._search_ids(
+                conn, experiment_ids, filter, order_by, max_results, page_token
+            )
+            return load_runs_table(conn, ids, token)
+
+    def _search_ids(
+        self,
+        conn: Connection,
+        experiment_ids: Sequence[str],
+        filter: str | None,
+        order_by: Sequence[str] | None,
+        max_results: int,
+        page_token: str | None,
+    ) -> tuple[list[str], str | None]:
+        """The ids of one page of a search, in order, and the token of the next page."""
         if not isinstance(max_results, int) or not 1 <= max_results <= MAX_PAGE_SIZE:
             raise InvalidInput(
                 f"max_results must be between 1 and {MAX_PAGE_SIZE}, got {max_results!r}"
@@ -524,50 +580,9 @@ class SqlTrackingStore(RunArtifactsMixin):
         offset = decode_page_token(page_token)
         self._maybe_reap()
         query = build_run_id_query(exp_ids, clauses, orders, max_results + 1, offset)
-        with self.db.read() as conn, bulk_build():
-            if current_scope() is not None:
-                self._check_experiments(conn, exp_ids)
-            ids = list(conn.execute(query).scalars())
-            more = len(ids) > max_results
-            runs = self._load_runs(conn, ids[:max_results])
+        if current_scope() is not None:
+            self._check_experiments(conn, exp_ids)
+        ids = list(conn.execute(query).scalars())
+        more = len(ids) > max_results
         token = encode_page_token(offset + max_results) if more else None
-        return RunPage.model_construct(runs=runs, next_page_token=token)
-
-    def _load_runs(self, conn: Connection, run_ids: list[str]) -> list[Run]:
-        """Whole runs for ``run_ids``, in that order, with a fixed number of queries."""
-        if not run_ids:
-            return []
-        rows: dict[str, Row[Any]] = {}
-        metrics: dict[str, dict[str, float]] = defaultdict(dict)
-        params: dict[str, dict[str, str]] = defaultdict(dict)
-        tags: dict[str, dict[str, str]] = defaultdict(dict)
-        inputs: dict[str, list[DatasetInput]] = defaultdict(list)
-        ids_param: BindParameter[Any] = bindparam("ids", expanding=True)
-        r = t.runs.c
-        lm = t.latest_metrics.c
-        queries = {
-            "runs": select(t.runs).where(r.run_id.in_(ids_param)),
-            "metrics": select(lm.run_id, lm.key, lm.value).where(lm.run_id.in_(ids_param)),
-            "params": select(t.params).where(t.params.c.run_id.in_(ids_param)),
-            "tags": select(t.tags).where(t.tags.c.run_id.in_(ids_param)),
-            "inputs": select(t.run_inputs.c.run_id, t.run_inputs.c.context, t.datasets)
-            .join(t.datasets, t.datasets.c.dataset_id == t.run_inputs.c.dataset_id)
-            .where(t.run_inputs.c.run_id.in_(ids_param)),
-        }
-        for start in range(0, len(run_ids), _CHUNK):
-            chunk = {"ids": run_ids[start : start + _CHUNK]}
-            for row in conn.execute(queries["runs"], chunk):
-                rows[row.run_id] = row
-            for run_id, key, value in conn.execute(queries["metrics"], chunk):
-                metrics[run_id][key] = NAN if value is None else value
-            for run_id, key, value in conn.execute(queries["params"], chunk):
-                params[run_id][key] = value
-            for run_id, key, value in conn.execute(queries["tags"], chunk):
-                tags[run_id][key] = value
-            for row in conn.execute(queries["inputs"], chunk):
-                inputs[row.run_id].append(input_entity(row))
-        return [
-            run_entity(rows[i], metrics[i], params[i], tags[i], inputs[i])
-            for i in run_ids
-            if i in rows
-        ]
+        return ids[:max_results], token
