@@ -123,7 +123,7 @@ def test_migration_0016_writes_each_latest_metric_as_json_text(
         )
         conn.execute(
             text(
-                'INSERT INTO runs (run_id, experiment_id, name, status, lifecycle_stage, '
+                "INSERT INTO runs (run_id, experiment_id, name, status, lifecycle_stage, "
                 'start_time, heartbeat_at, "user", host, source, command, python_version, '
                 "packages, status_reason) SELECT 'r1', experiment_id, 'r', 'FINISHED', 'active', "
                 "1, 1, '', '', '', '', '', '{}', '' FROM experiments"
@@ -140,6 +140,9 @@ def test_migration_0016_writes_each_latest_metric_as_json_text(
             )
         conn.commit()
         upgrade(conn)
-        found = dict(conn.execute(text("SELECT key, value_json FROM latest_metrics")).all())
+        found = dict(conn.execute(text("SELECT key, json_member FROM latest_metrics")).all())
     engine.dispose()
-    assert found == {"a": "0.1", "b": "NaN", "c": "1e+300", "d": "123456789.12345679"}
+    assert found == {
+        k: f'"{k}":{v}'
+        for k, v in {"a": "0.1", "b": "NaN", "c": "1e+300", "d": "123456789.12345679"}.items()
+    }

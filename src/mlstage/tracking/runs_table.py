@@ -43,64 +43,54 @@ def _columns(objects: Sequence[dict[str, str] | None], fill: Any) -> dict[str, l
     return columns
 
 
-def _metric_columns(lists: Sequence[tuple[str, str] | None]) -> dict[str, Any]:
-    """Float columns from each run's ("k1,k2", "v1,v2") text pair, in a few NumPy steps.
+def _metric_columns(members: Sequence[str | None]) -> dict[str, Any]:
+    """Float columns from each run's ``"k1":v1,"k2":v2`` text, in Arrow's C++ and NumPy.
 
-    Most runs of an experiment log the same keys: each distinct key list is
-    mapped to column numbers once, and all values are parsed in one call.
+    Keys hold no comma or quote (``validation.check_key``), so members split at
+    commas and each at its first ``":``; the values are the exact tokens
+    Python's repr wrote (Arrow reads NaN, Infinity and -Infinity too).
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    codes_of: dict[str, int] = {}
-    layouts: dict[str, Any] = {}
-    rows: list[int] = []
-    codes: list[Any] = []
-    texts: list[str] = []
-    for i, pair in enumerate(lists):
-        if pair is None:
-            continue
-        keys, values = pair
-        layout = layouts.get(keys)
-        if layout is None:
-            split = keys.split(",")
-            layout = layouts[keys] = np.array(
-                [codes_of.setdefault(k, len(codes_of)) for k in split], dtype=np.intp
-            )
-        rows.append(i)
-        codes.append(layout)
-        texts.append(values)
-    if not rows:
+    present = [i for i, text in enumerate(members) if text]
+    if not present:
         return {}
-    matrix = np.full((len(lists), len(codes_of)), np.nan)
-    counts = np.fromiter(map(len, codes), dtype=np.intp, count=len(codes))
-    positions = np.repeat(np.array(rows, dtype=np.intp), counts)
-    # Split and parsed by Arrow's C++ (exact, and it reads NaN, Infinity and -Infinity).
-    tokens = pc.split_pattern(pa.array(texts, pa.string()), ",").flatten()
-    values = pc.cast(tokens, pa.float64()).to_numpy(zero_copy_only=False)
-    matrix[positions, np.concatenate(codes)] = values
-    return {key: matrix[:, code] for key, code in codes_of.items()}
+    split = pc.split_pattern(pa.array([members[i] for i in present], pa.string()), ",")
+    counts = pc.list_value_length(split).to_numpy(zero_copy_only=False)
+    pairs = pc.split_pattern(split.flatten(), '":', max_splits=1)
+    keys = pc.utf8_slice_codeunits(pc.list_element(pairs, 0), 1, 1 << 30).dictionary_encode()
+    values = pc.cast(pc.list_element(pairs, 1), pa.float64()).to_numpy(zero_copy_only=False)
+    names = keys.dictionary.to_pylist()
+    matrix = np.full((len(members), len(names)), np.nan)
+    positions = np.repeat(np.array(present, dtype=np.intp), counts)
+    matrix[positions, keys.indices.to_numpy(zero_copy_only=False)] = values
+    return {name: matrix[:, code] for code, name in enumerate(names)}
 
 
 def runs_table(
     runs: Sequence[Any],
-    metrics: Sequence[tuple[str, str] | None],
+    metrics: Sequence[str | None],
     params: Sequence[dict[str, str] | None],
     tags: Sequence[dict[str, str] | None],
     next_page_token: str | None = None,
 ) -> pa.Table:
-    """The table of ``runs`` (rows of the ``runs`` table), in order, with each run's values:
-    metrics as ("k1,k2", "v1,v2") text pairs, params and tags as dicts."""
+    """The table of ``runs`` ((run_id, experiment_id, name, status, start_time, end_time)
+    tuples), in order, with each run's values:
+    metrics as ``"k1":v1,...`` text, params and tags as dicts."""
     import pyarrow as pa
 
+    run_id, experiment_id, name, status, start, end = (
+        (list(c) for c in zip(*runs, strict=True)) if runs else ([],) * 6
+    )
     columns: dict[str, Any] = {
-        "run_id": pa.array([r.run_id for r in runs], pa.string()),
-        "experiment_id": pa.array([str(r.experiment_id) for r in runs], pa.string()),
-        "run_name": pa.array([r.name for r in runs], pa.string()),
-        "status": pa.array([r.status for r in runs], pa.string()),
-        "start_time": pa.array([r.start_time for r in runs], pa.int64()),
-        "end_time": pa.array([r.end_time for r in runs], pa.int64()),
+        "run_id": pa.array(run_id, pa.string()),
+        "experiment_id": pa.array([str(e) for e in experiment_id], pa.string()),
+        "run_name": pa.array(name, pa.string()),
+        "status": pa.array(status, pa.string()),
+        "start_time": pa.array(start, pa.int64()),
+        "end_time": pa.array(end, pa.int64()),
     }
     extra: dict[str, Any] = {}
     for key, floats in _metric_columns(metrics).items():

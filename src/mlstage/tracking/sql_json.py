@@ -11,11 +11,8 @@ through the C encoder of the standard library's ``json``; floats through
 
 from __future__ import annotations
 
-import functools
-import json
 from collections.abc import Callable
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
-from typing import Any
 
 from pydantic_core import to_json
 
@@ -37,18 +34,13 @@ def float_json(value: float | None) -> str:
     return _SPECIAL.get(text, text) if text[-1] in "nf" else text
 
 
-@functools.lru_cache(maxsize=256)
-def _packages_json(text: str) -> str:
-    # Most runs of a project share one set of versions: re-encode each distinct set once.
-    return json.dumps(json.loads(text), ensure_ascii=False, separators=(",", ":"))
+def json_member(key: str, value: float | None) -> str:
+    """``"key":value``: a metric as a member of its run's ``metrics`` object."""
+    return f"{_quote(key)}:{float_json(value)}"
 
 
 def _optional_text(value: str | None) -> str:
     return "null" if value is None else _quote(value)
-
-
-def _optional_bool(value: bool | None) -> str:
-    return "null" if value is None else ("true" if value else "false")
 
 
 def inputs_json(inputs: list[DatasetInput]) -> str:
@@ -58,20 +50,12 @@ def inputs_json(inputs: list[DatasetInput]) -> str:
     return to_json(dumped, inf_nan_mode="constants").decode("utf-8")
 
 
-def run_json(row: Any, metrics: str, params: str, tags: str, inputs: list[DatasetInput]) -> str:
-    """One run, in the field order of ``Run``, from its ``runs`` row and its rendered parts."""
-    q = _quote
-    end_time = "null" if row.end_time is None else str(int(row.end_time))
+def run_json(head: str, metrics: str, params: str, tags: str, inputs: list[DatasetInput]) -> str:
+    """One run: its head (the ``runs`` row as a JSON object, ``sql_run_reads.head_json``)
+    with its parts added, in the field order of ``Run``."""
     return (
-        f'{{"run_id":{q(row.run_id)},"experiment_id":"{int(row.experiment_id)}",'
-        f'"name":{q(row.name)},"status":{q(row.status)},'
-        f'"lifecycle_stage":{q(row.lifecycle_stage)},"start_time":{int(row.start_time)},'
-        f'"end_time":{end_time},"status_reason":{q(row.status_reason)},'
-        f'"context":{{"user":{q(row.user)},"host":{q(row.host)},"source":{q(row.source)},'
-        f'"command":{q(row.command)},"git_commit":{_optional_text(row.git_commit)},'
-        f'"git_dirty":{_optional_bool(row.git_dirty)},'
-        f'"python_version":{q(row.python_version)},"packages":{_packages_json(row.packages)}}},'
-        f'"metrics":{metrics},"params":{params},"tags":{tags},"inputs":{inputs_json(inputs)}}}'
+        f'{head[: head.rindex("}")]},"metrics":{metrics},"params":{params},"tags":{tags},'
+        f'"inputs":{inputs_json(inputs)}}}'
     )
 
 

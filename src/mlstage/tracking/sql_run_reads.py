@@ -1,10 +1,12 @@
 """Whole runs read for a search: as ``Run`` entities, as JSON text, or as an Arrow table.
 
-Each reads a fixed number of queries for any number of runs (in chunks of
-ids). The JSON and table forms do not bring a row per metric into Python:
-the database aggregates each run's metrics, params and tags into one JSON
-object each (metrics from ``latest_metrics.value_json``, the exact JSON token
-of each value), so 10,000 runs of 50 metrics are 10,000 rows, not 650,000.
+The entity form reads rows in chunks of ids. The JSON and table forms do not
+bring a row per metric into Python: the database aggregates each run's
+metrics (``latest_metrics.json_member``, each metric's ``"key":value``
+written with it), params and tags into one text each, so 10,000 runs of 50
+metrics are 10,000 rows, not 650,000; and the ids go in as one parameter (a
+JSON array on SQLite, an array on PostgreSQL), not as thousands of bound
+values to expand.
 """
 
 from __future__ import annotations
@@ -15,8 +17,21 @@ from collections.abc import Iterator
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Connection, Row, Text, bindparam, cast, func, literal, select
-from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy import (
+    ARRAY,
+    JSON,
+    Connection,
+    Row,
+    String,
+    Text,
+    any_,
+    bindparam,
+    case,
+    cast,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.sql.elements import BindParameter
 
 from mlstage.store import tables as t
@@ -39,48 +54,85 @@ RUN_QUERIES = {
     .join(t.datasets, t.datasets.c.dataset_id == t.run_inputs.c.dataset_id)
     .where(t.run_inputs.c.run_id.in_(_IDS)),
 }
-"""What a whole run is read with, as rows."""
+"""What a whole run is read with, as rows (ids in chunks)."""
 
 
 @cache
-def object_queries(dialect: str) -> dict[str, Any]:
-    """``(run_id, {...})`` per run: metrics, params and tags as JSON object text.
+def text_queries(dialect: str) -> dict[str, Any]:
+    """Per run: ``runs`` row, metrics as ``"k":v,...`` text, params and tags as JSON objects.
 
-    Also ``metric_lists``: ``(run_id, "k1,k2", "v1,v2")``, a run's metric keys and
-    their values as JSON tokens, for the table. Metric keys need no escaping and
-    hold no comma: they are letters, digits, spaces and ``_ - . : /``
-    (``validation.check_key``); params and tags go through the database's JSON
-    functions, which escape any text.
+    Params and tags go through the database's JSON functions, which escape any text.
     """
-    member = literal('"') + _lm.key + literal('":') + _lm.value_json
     if dialect == "postgresql":
-        metrics = literal("{") + func.string_agg(member, literal(",")) + literal("}")
-        lists = [
-            func.string_agg(column, aggregate_order_by(literal(","), _lm.key))
-            for column in (_lm.key, _lm.value_json)
-        ]
+        ids = bindparam("ids", type_=ARRAY(String))
+
+        def among(column: Any) -> Any:
+            return column == any_(ids)
+
+        members = func.string_agg(_lm.json_member, literal(","))
 
         def text_object(table: Any) -> Any:
             return cast(func.json_object_agg(table.c.key, table.c.value), Text)
     else:
-        metrics = literal("{") + func.group_concat(member, literal(",")) + literal("}")
-        # Both aggregates of one group see its rows in the same order: the lists align.
-        lists = [func.group_concat(column, literal(",")) for column in (_lm.key, _lm.value_json)]
+        listed = select(func.json_each(bindparam("ids")).table_valued("value").c.value)
+
+        def among(column: Any) -> Any:
+            return column.in_(listed.scalar_subquery())
+
+        members = func.group_concat(_lm.json_member, literal(","))
 
         def text_object(table: Any) -> Any:
             return func.json_group_object(table.c.key, table.c.value)
 
-    queries = {
-        "metrics": select(_lm.run_id, metrics).where(_lm.run_id.in_(_IDS)).group_by(_lm.run_id),
-        "metric_lists": select(_lm.run_id, *lists).where(_lm.run_id.in_(_IDS)).group_by(_lm.run_id),
+    r = t.runs.c
+    queries: dict[str, Any] = {
+        "heads": select(r.run_id, head_json(dialect)).where(among(r.run_id)),
+        "columns": select(
+            r.run_id, r.experiment_id, r.name, r.status, r.start_time, r.end_time
+        ).where(among(r.run_id)),
+        "metrics": select(_lm.run_id, members).where(among(_lm.run_id)).group_by(_lm.run_id),
+        "inputs": select(t.run_inputs.c.run_id, t.run_inputs.c.context, t.datasets)
+        .join(t.datasets, t.datasets.c.dataset_id == t.run_inputs.c.dataset_id)
+        .where(among(t.run_inputs.c.run_id)),
     }
     for name, table in (("params", t.params), ("tags", t.tags)):
         queries[name] = (
             select(table.c.run_id, text_object(table))
-            .where(table.c.run_id.in_(_IDS))
+            .where(among(table.c.run_id))
             .group_by(table.c.run_id)
         )
     return queries
+
+
+def head_json(dialect: str) -> Any:
+    """A ``runs`` row as the JSON of ``Run`` up to its ``context``, written by the database."""
+    r = t.runs.c
+    experiment_id = cast(r.experiment_id, Text)
+    if dialect == "postgresql":
+        build: Any = func.json_build_object
+        git_dirty: Any = r.git_dirty
+        packages: Any = cast(r.packages, JSON)
+    else:
+        build = func.json_object
+        true, false = func.json(literal("true")), func.json(literal("false"))
+        git_dirty = case((r.git_dirty.is_(None), None), (r.git_dirty, true), else_=false)
+        packages = func.json(r.packages)
+    context = build(
+        *("user", r.user, "host", r.host, "source", r.source, "command", r.command),
+        *("git_commit", r.git_commit, "git_dirty", git_dirty),
+        *("python_version", r.python_version, "packages", packages),
+    )
+    head = build(
+        *("run_id", r.run_id, "experiment_id", experiment_id, "name", r.name),
+        *("status", r.status, "lifecycle_stage", r.lifecycle_stage),
+        *("start_time", r.start_time, "end_time", r.end_time),
+        *("status_reason", r.status_reason, "context", context),
+    )
+    return cast(head, Text) if dialect == "postgresql" else head
+
+
+def _ids_parameter(conn: Connection, run_ids: list[str]) -> dict[str, Any]:
+    return {"ids": run_ids if conn.dialect.name == "postgresql" else json.dumps(run_ids)}
 
 
 def chunks(run_ids: list[str]) -> Iterator[dict[str, list[str]]]:
@@ -88,24 +140,17 @@ def chunks(run_ids: list[str]) -> Iterator[dict[str, list[str]]]:
         yield {"ids": run_ids[start : start + CHUNK]}
 
 
-def _objects(
-    conn: Connection, run_ids: list[str], metrics_as: str = "metrics"
-) -> tuple[dict[str, Row[Any]], dict[str, Any], dict[str, str], dict[str, str]]:
-    """The ``runs`` rows and the metrics, params and tags objects (JSON text) by run id.
-
-    ``metrics_as="metric_lists"`` gives (keys, values) text pairs for metrics instead.
-    """
-    queries = object_queries(conn.dialect.name)
-    rows: dict[str, Row[Any]] = {}
-    metrics: dict[str, Any] = {}
-    params: dict[str, str] = {}
-    tags: dict[str, str] = {}
-    for chunk in chunks(run_ids):
-        rows.update((row.run_id, row) for row in conn.execute(RUN_QUERIES["runs"], chunk))
-        metrics.update((r[0], r[1] if len(r) == 2 else r[1:]) for r in
-                       _plain_rows(conn, queries[metrics_as], chunk))  # fmt: skip
-        params.update(_plain_rows(conn, queries["params"], chunk))
-        tags.update(_plain_rows(conn, queries["tags"], chunk))
+def _texts(
+    conn: Connection, run_ids: list[str], runs_as: str
+) -> tuple[dict[str, Any], dict[str, str], dict[str, str], dict[str, str]]:
+    """The runs (``runs_as``: "heads", JSON text, or "columns", tuples), and the
+    metrics, params and tags texts, by run id."""
+    queries = text_queries(conn.dialect.name)
+    ids = _ids_parameter(conn, run_ids)
+    rows = {row[0]: row for row in _plain_rows(conn, queries[runs_as], ids)}
+    metrics = dict(_plain_rows(conn, queries["metrics"], ids))
+    params = dict(_plain_rows(conn, queries["params"], ids))
+    tags = dict(_plain_rows(conn, queries["tags"], ids))
     return rows, metrics, params, tags
 
 
@@ -145,17 +190,24 @@ def load_runs(conn: Connection, run_ids: list[str]) -> list[Run]:
 
 def load_runs_json(conn: Connection, run_ids: list[str]) -> list[str]:
     """The JSON of each run of ``run_ids`` (as ``Run`` renders), in that order."""
-    rows, metrics, params, tags = _objects(conn, run_ids)
+    if not run_ids:
+        return []
+    heads, metrics, params, tags = _texts(conn, run_ids, "heads")
     inputs: dict[str, list[DatasetInput]] = defaultdict(list)
-    for chunk in chunks(run_ids):
-        for row in conn.execute(RUN_QUERIES["inputs"], chunk):
-            inputs[row.run_id].append(input_entity(row))
+    for row in conn.execute(
+        text_queries(conn.dialect.name)["inputs"], _ids_parameter(conn, run_ids)
+    ):
+        inputs[row.run_id].append(input_entity(row))
     return [
         sql_json.run_json(
-            rows[i], metrics.get(i, "{}"), params.get(i, "{}"), tags.get(i, "{}"), inputs.get(i, [])
+            heads[i][1],
+            "{" + metrics.get(i, "") + "}",
+            params.get(i, "{}"),
+            tags.get(i, "{}"),
+            inputs.get(i, []),
         )
         for i in run_ids
-        if i in rows
+        if i in heads
     ]
 
 
@@ -163,13 +215,14 @@ def load_runs_table(conn: Connection, run_ids: list[str], token: str | None) -> 
     """The runs of ``run_ids`` as one Arrow table (``runs_table``), in that order."""
     from mlstage.tracking.runs_table import runs_table
 
-    rows, metrics, params, tags = _objects(conn, run_ids, "metric_lists")
+    found = _texts(conn, run_ids, "columns") if run_ids else ({}, {}, {}, {})
+    rows, metrics, params, tags = found
     ordered = [rows[i] for i in run_ids if i in rows]
     loads = json.loads
     return runs_table(
         ordered,
-        [metrics.get(r.run_id) for r in ordered],
-        [loads(params[r.run_id]) if r.run_id in params else None for r in ordered],
-        [loads(tags[r.run_id]) if r.run_id in tags else None for r in ordered],
+        [metrics.get(i) for i, *_ in ordered],
+        [loads(params[i]) if i in params else None for i, *_ in ordered],
+        [loads(tags[i]) if i in tags else None for i, *_ in ordered],
         token,
     )

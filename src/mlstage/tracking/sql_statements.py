@@ -51,7 +51,7 @@ class Statements:
                 "step": excluded.step,
                 "timestamp": excluded.timestamp,
                 "value": excluded.value,
-                "value_json": excluded.value_json,
+                "json_member": excluded.json_member,
             },
             where=tuple_(excluded.step, excluded.timestamp) >= tuple_(lm.step, lm.timestamp),
         )

@@ -451,9 +451,9 @@ class SqlTrackingStore(RunArtifactsMixin):
             if best is None or (row["step"], row["timestamp"]) >= (best["step"], best["timestamp"]):
                 latest[key] = row
         # A fixed order of keys keeps PostgreSQL writers from deadlocking each other.
-        float_json = sql_json.float_json
+        member = sql_json.json_member
         ordered = [
-            {**latest[k], "value_json": float_json(latest[k]["value"])} for k in sorted(latest)
+            {**latest[k], "json_member": member(k[1], latest[k]["value"])} for k in sorted(latest)
         ]
         conn.execute(self._sql.upsert_latest, ordered)
 

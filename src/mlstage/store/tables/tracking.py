@@ -121,14 +121,15 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", Float(precision=53)),
-    # The value as a JSON number token (Python's repr; NaN, Infinity, -Infinity), written
-    # with it: a search reads whole runs as text aggregated in SQL, exact, without a row
-    # per metric reaching Python (``tracking/sql_json.py``).
-    Column("value_json", String(32), nullable=False),
+    # This metric as a member of its run's JSON object, '"key":value' (the value as the
+    # exact token Python's repr writes; NaN, Infinity, -Infinity), written with it: a search
+    # reads whole runs as text aggregated in SQL, without a row per metric reaching Python
+    # (``tracking/sql_run_reads.py``).
+    Column("json_member", String(300), nullable=False),
     # Covering indexes: filter by (key, value), join and order by (run_id, key) -> value,
-    # and a run's values as text.
+    # and a run's metrics as text.
     Index("ix_latest_metrics_key_value", "key", "value", "run_id"),
-    Index("ix_latest_metrics_run_key_value", "run_id", "key", "value", "value_json"),
+    Index("ix_latest_metrics_run_key_value", "run_id", "key", "value", "json_member"),
 )
 
 # Ids of log_batch calls already applied: a client retrying a batch whose
