@@ -11,6 +11,7 @@ import pytest
 
 from mlstage.errors import InvalidInput
 from mlstage.server.responses import rendered
+from mlstage.tracking import runs_table
 from mlstage.tracking.entities import (
     ColumnSchema,
     Dataset,
@@ -19,7 +20,6 @@ from mlstage.tracking.entities import (
     RunContext,
     RunStatus,
 )
-from mlstage.tracking import runs_table
 from mlstage.tracking.fluent import runs_frame
 from mlstage.tracking.sql_json import float_json
 from mlstage.tracking.sql_store import SqlTrackingStore

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -67,3 +69,32 @@ class HistoryEntry(Entity):
     actor: str = ""
     reason: str = ""
     at: int
+
+
+def version_from_row(
+    name: str, row: Mapping[str, Any], tags: dict[str, str], aliases: list[str]
+) -> ModelVersion:
+    """A ``ModelVersion`` from its ``model_versions`` row (any mapping of its columns).
+
+    Rows were checked on the way in: built without validating again (and without
+    building the model's schema in a process that only loads a model).
+    """
+    validation = row["validation"]
+    return ModelVersion.model_construct(
+        name=name,
+        version=int(row["version"]),
+        run_id=row["run_id"],
+        source=row["source"],
+        files=json.loads(row["files"]),
+        manifest_sha256=row["manifest_sha256"],
+        flavor=row["flavor"],
+        status=VersionStatus(row["status"]),
+        description=row["description"],
+        created_by=row["created_by"],
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        tags=tags,
+        aliases=aliases,
+        validation=json.loads(validation) if validation else None,
+        card=json.loads(row["card"]),
+    )

@@ -15,6 +15,7 @@ from mlstage.models.flavors import flavor_named
 from mlstage.models.manifest import MANIFEST_FILE, ModelManifest, load_manifest
 from mlstage.models.safety import check_not_pickle
 from mlstage.models.signature import enforce
+from mlstage.models.sqlite_lookup import find_version
 from mlstage.models.uri import RegistryRef, RunRef, parse_model_uri
 
 
@@ -57,22 +58,18 @@ def load_model(uri: str, *, check_environment: bool = True) -> LoadedModel:
     A prediction service passes ``check_environment=False``: it checks against
     its deployment's environment instead (``governance.policy.guard_loader``).
     """
-    from mlstage.models.api import get_registry_store
-
     settings = get_settings()
     ref = parse_model_uri(uri)
     version = None
     if isinstance(ref, RegistryRef):
-        registry = get_registry_store()
-        version = registry.resolve(ref)
-        if check_environment and settings.environment:
-            from mlstage.governance.policy import enforce_here
+        version = find_version(settings, ref)  # local SQLite, no policy: without SQLAlchemy
+        if version is not None:
+            from mlstage.artifacts.store import get_artifact_store
 
-            resolved = version
-            enforce_here(lambda c: c.model_version(resolved.name, resolved.version))
-        files = {
-            p: registry.read_version_file(version.name, version.version, p) for p in version.files
-        }
+            blobs = get_artifact_store(settings.artifact_root, settings.s3_endpoint_url)
+            files = {p: blobs.get_bytes(sha) for p, sha in version.files.items()}
+        else:
+            files, version = _registry_files(ref, check_environment and bool(settings.environment))
     else:
         assert isinstance(ref, RunRef)
         from mlstage.tracking.store import get_tracking_store
@@ -97,6 +94,20 @@ def load_model(uri: str, *, check_environment: bool = True) -> LoadedModel:
         )
     model = flavor_named(manifest.flavor).load(files, manifest, settings)
     return LoadedModel(str(ref), manifest, model, version)
+
+
+def _registry_files(ref: RegistryRef, check_environment: bool) -> tuple[dict[str, bytes], Any]:
+    """The version's files (each checked against its recorded hash) through the registry store."""
+    from mlstage.models.api import get_registry_store
+
+    registry = get_registry_store()
+    version = registry.resolve(ref)
+    if check_environment:
+        from mlstage.governance.policy import enforce_here
+
+        enforce_here(lambda c: c.model_version(version.name, version.version))
+    files = {p: registry.read_version_file(version.name, version.version, p) for p in version.files}
+    return files, version
 
 
 def _run_files(tracking: Any, ref: RunRef) -> list[str]:

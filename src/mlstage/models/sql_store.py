@@ -22,7 +22,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from mlstage.config import Settings
 from mlstage.errors import Conflict, InvalidInput, NotFound
 from mlstage.governance.scope import check_project, project_id_named, readable_projects
-from mlstage.models.entities import ModelVersion, RegisteredModel, VersionStatus
+from mlstage.models.entities import (
+    ModelVersion,
+    RegisteredModel,
+    VersionStatus,
+    version_from_row,
+)
 from mlstage.models.manifest import MANIFEST_FILE, load_manifest
 from mlstage.models.names import canonical_model_name, check_version
 from mlstage.models.safety import check_not_pickle
@@ -400,24 +405,7 @@ class SqlRegistryStore(RegistryLifecycleMixin):
             .scalars()
             .all()
         )
-        return ModelVersion(
-            name=model.name,
-            version=number,
-            run_id=row.run_id,
-            source=row.source,
-            files=json.loads(row.files),
-            manifest_sha256=row.manifest_sha256,
-            flavor=row.flavor,
-            status=VersionStatus(row.status),
-            description=row.description,
-            created_by=row.created_by,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            tags=tags,
-            aliases=list(aliases),
-            validation=json.loads(row.validation) if row.validation else None,
-            card=json.loads(row.card),
-        )
+        return version_from_row(model.name, dict(row._mapping), tags, list(aliases))
 
     def read_version_file(self, name: str, version: int, path: str) -> bytes:
         files = self.get_model_version(name, version).files

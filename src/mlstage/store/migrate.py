@@ -15,9 +15,9 @@ from pathlib import Path
 
 from sqlalchemy import Connection, Engine, inspect, text
 
+from mlstage.store.revision import HEAD_REVISION
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
-HEAD_REVISION = "0016"
-"""The newest revision in migrations/versions; a test keeps it equal to Alembic's head."""
 _PG_LOCK_KEY = 0x6D6C7374  # "mlst"
 
 

@@ -31,7 +31,9 @@ RUN_STATUSES: dict[str, RunStatus] = {status.value: status for status in RunStat
 
 
 class Entity(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # Schemas are built on first use, not at import: a process that loads one model
+    # would otherwise build the schema of every entity it never touches.
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
 
 E = TypeVar("E", bound=BaseModel)
