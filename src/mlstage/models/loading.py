@@ -17,6 +17,7 @@ from mlstage.models.safety import check_not_pickle
 from mlstage.models.signature import enforce
 from mlstage.models.sqlite_lookup import find_version
 from mlstage.models.uri import RegistryRef, RunRef, parse_model_uri
+from mlstage.tracking.entities import bulk_build
 
 
 class LoadedModel:
@@ -58,6 +59,13 @@ def load_model(uri: str, *, check_environment: bool = True) -> LoadedModel:
     A prediction service passes ``check_environment=False``: it checks against
     its deployment's environment instead (``governance.policy.guard_loader``).
     """
+    # The first load imports the model's library (scikit-learn: thousands of objects) and
+    # rebuilds the model: the cyclic collector would walk the heap again and again meanwhile.
+    with bulk_build():
+        return _load_model(uri, check_environment)
+
+
+def _load_model(uri: str, check_environment: bool) -> LoadedModel:
     settings = get_settings()
     ref = parse_model_uri(uri)
     version = None
