@@ -142,6 +142,8 @@ def reset_fluent_state() -> None:
     fluent._experiment_name = None
     fluent._buffers.clear()
     fluent._experiment_ids_cache.clear()
+    for beat in fluent._heartbeats.values():
+        beat.stop()
     fluent._heartbeats.clear()
     SqlTrackingStore._shared.clear()
     try:

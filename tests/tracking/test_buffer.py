@@ -67,3 +67,33 @@ def test_a_run_ends_with_every_point_durable(project: Path) -> None:
         ).scalar()
     db.dispose()
     assert count == 2500
+
+
+def test_heartbeat_thread_ends_once_no_run_is_left_and_on_stop() -> None:
+    import time
+
+    from mlstage.tracking.buffer import Heartbeat
+
+    beats: list[list[str]] = []
+
+    class Store:
+        def heartbeat(self, run_ids: list[str]) -> None:
+            beats.append(run_ids)
+
+    beat = Heartbeat(Store(), 0.01)  # type: ignore[arg-type]
+    beat.add("a")
+    first = beat._thread
+    assert first is not None
+    deadline = time.monotonic() + 5
+    while not beats and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert beats[0] == ["a"]
+    beat.discard("a")
+    first.join(5)
+    assert not first.is_alive()
+    beat.add("b")  # a new run starts a new thread
+    second = beat._thread
+    assert second is not None and second is not first and second.is_alive()
+    beat.stop()
+    second.join(5)
+    assert not second.is_alive()

@@ -15,6 +15,7 @@ import gc
 import logging
 import threading
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -88,6 +89,36 @@ def _as_list(output: Any) -> list[Any]:
     return list(output)
 
 
+_NAMELESS_INPUT = "X does not have valid feature names"
+
+
+def takes_matrix(model: Any, checker: Checker) -> bool:
+    """Whether the model may get a batch as a bare NumPy matrix instead of a DataFrame.
+
+    A scikit-learn estimator (not a pipeline, whose steps may pick columns by
+    name) fitted on a DataFrame uses the column names only to check them
+    against ``feature_names_in_``. When those are the signature's columns, in
+    order, and every column is a number, the service has already checked
+    each row by name; the DataFrame and scikit-learn's check of it (about a
+    tenth of a one-row forest's predict) add nothing. The warning scikit-learn
+    gives for an unnamed input is then silenced in this process, for that
+    message only.
+    """
+    names = getattr(model, "feature_names_in_", None)
+    signature = getattr(checker, "signature", None)
+    if (
+        names is None
+        or signature is None
+        or not getattr(checker, "numeric", False)
+        or hasattr(model, "steps")
+        or not type(model).__module__.startswith("sklearn.")
+        or list(names) != [spec.name for spec in signature.inputs]
+    ):
+        return False
+    warnings.filterwarnings("ignore", message=_NAMELESS_INPUT, category=UserWarning)
+    return True
+
+
 def freeze_heap() -> None:
     """Move every object alive now (the loaded models above all) out of the collector's sight.
 
@@ -136,6 +167,7 @@ class LoadedVersion:
         self._argmax = (
             self.has_proba and classes is not None and _class_name(final) in (_PREDICT_IS_ARGMAX)
         )
+        self._as_matrix = takes_matrix(model, self.checker)
         self._own_executor = executor is None
         self.executor: Executor = executor or ThreadPoolExecutor(
             options.predict_threads, thread_name_prefix=f"mlstage-model-{self.name}-v{self.version}"
@@ -153,7 +185,8 @@ class LoadedVersion:
 
     def score(self, rows: list[Any]) -> Scored:
         """One model call (two without a shortcut) for a batch of checked rows."""
-        features = self.checker.build(rows)
+        checker = self.checker
+        features = checker.matrix(rows) if self._as_matrix else checker.build(rows)  # type: ignore[union-attr]
         model = self.loaded.model
         if not self.has_proba:
             return Scored(_as_list(model.predict(features)), None)

@@ -236,13 +236,22 @@ class RowChecker:
         ]
         return self.table(columns, typed)
 
-    def build(self, rows: Sequence[Row]) -> Any:
-        """The model's input for a batch of checked rows: a DataFrame, or an array."""
+    @property
+    def numeric(self) -> bool:
+        """Every column is a number: a batch can be one NumPy matrix (``matrix``)."""
+        return self._dtype is not None
+
+    def matrix(self, rows: Sequence[Row]) -> Any:
+        """A batch of checked rows as one matrix, columns in signature order (``numeric`` only)."""
         import numpy as np
 
+        return np.array(rows, dtype=self._dtype).reshape(len(rows), len(self.names))
+
+    def build(self, rows: Sequence[Row]) -> Any:
+        """The model's input for a batch of checked rows: a DataFrame, or an array."""
         array_kind = self.signature.input_kind == "array"
         if self._dtype is not None:
-            matrix = np.array(rows, dtype=self._dtype).reshape(len(rows), len(self.names))
+            matrix = self.matrix(rows)
             if array_kind:
                 return matrix
             import pandas as pd

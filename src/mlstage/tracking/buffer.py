@@ -162,6 +162,7 @@ class Heartbeat:
         self.run_ids: set[str] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self._stopped = threading.Event()
 
     def add(self, run_id: str) -> None:
         with self._lock:
@@ -176,13 +177,20 @@ class Heartbeat:
         with self._lock:
             self.run_ids.discard(run_id)
 
+    def stop(self) -> None:
+        """End the thread at its next wake-up (for a store that is going away)."""
+        self._stopped.set()
+
     def _run(self) -> None:
-        while True:
-            time.sleep(self.interval)
+        # The thread ends once no run is left, so a process that ran many runs (a test
+        # suite, a notebook) does not keep one thread per store it ever used.
+        while not self._stopped.wait(self.interval):
             with self._lock:
                 ids = sorted(self.run_ids)
-            if ids:
-                try:
-                    self.store.heartbeat(ids)
-                except Exception as exc:  # a missed beat is retried at the next one
-                    log.debug("heartbeat failed: %s", exc)
+                if not ids:
+                    self._thread = None  # the next run starts a new thread
+                    return
+            try:
+                self.store.heartbeat(ids)
+            except Exception as exc:  # a missed beat is retried at the next one
+                log.debug("heartbeat failed: %s", exc)
