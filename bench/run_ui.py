@@ -659,7 +659,7 @@ def interpretation(results: dict[str, Any]) -> list[str]:
             "How mlstage answers all 10,000 runs at once (500,000 metric values, 100,000 params "
             "and 30,000 tags): the database aggregates each run's metrics, params and tags into "
             "one text each (metrics from `latest_metrics.json_member`, each metric's "
-            "`\"key\":value` written with it; params and tags through SQLite's "
+            '`"key":value` written with it; params and tags through SQLite\'s '
             "`json_group_object`), and writes each run's head with `json_object`, so 10,000 rows "
             "reach Python, not 650,000; the run ids go in as one JSON-array parameter "
             "(`json_each`). The REST answer is those texts joined (21 MB of JSON; MLflow's: "
