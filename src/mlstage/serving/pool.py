@@ -97,23 +97,29 @@ def takes_matrix(model: Any, checker: Checker) -> bool:
 
     A scikit-learn estimator (not a pipeline, whose steps may pick columns by
     name) fitted on a DataFrame uses the column names only to check them
-    against ``feature_names_in_``. When those are the signature's columns, in
-    order, and every column is a number, the service has already checked
-    each row by name; the DataFrame and scikit-learn's check of it (about a
-    tenth of a one-row forest's predict) add nothing. The warning scikit-learn
-    gives for an unnamed input is then silenced in this process, for that
-    message only.
+    against ``feature_names_in_``; one fitted on an array reads a DataFrame by
+    position. When every column is a number and the names are the
+    signature's columns in order (or the model has none and as many
+    columns), the service has already checked each row by name; the
+    DataFrame and scikit-learn's check of it (about a tenth of a one-row
+    forest's predict) add nothing. The warning scikit-learn gives for an
+    unnamed input to a named model is then silenced in this process, for
+    that message only.
     """
-    names = getattr(model, "feature_names_in_", None)
     signature = getattr(checker, "signature", None)
     if (
-        names is None
-        or signature is None
+        signature is None
         or not getattr(checker, "numeric", False)
         or hasattr(model, "steps")
         or not type(model).__module__.startswith("sklearn.")
-        or list(names) != [spec.name for spec in signature.inputs]
     ):
+        return False
+    names = getattr(model, "feature_names_in_", None)
+    if names is None:
+        # Fitted on an array: a DataFrame would be read by position anyway (and warned
+        # about on every call); the matrix is what the model was fitted with.
+        return bool(getattr(model, "n_features_in_", None) == len(signature.inputs))
+    if list(names) != [spec.name for spec in signature.inputs]:
         return False
     warnings.filterwarnings("ignore", message=_NAMELESS_INPUT, category=UserWarning)
     return True
