@@ -853,7 +853,8 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
             f"of 100, and all {args.runs:,} runs in one request (`max_results` {args.runs}; "
             "both servers take up to 50,000 a page). Client-side: `search_runs` of each Python "
             "client against its server, all runs as a pandas DataFrame (fresh worker processes "
-            "of each venv"
+            "of each venv, pandas imported before the timed calls on both sides: `import mlflow` "
+            "imports it, the mlstage worker imports it and pyarrow itself"
             + (", one untimed call first)." if args.warm_all else ", no untimed call first).")
         )
         add("")

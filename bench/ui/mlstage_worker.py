@@ -62,7 +62,14 @@ def scenario_populate(args) -> dict:
 
 
 def scenario_search(args) -> dict:
-    """``mlstage.search_runs`` against the server: every run as a DataFrame, or a page of 100."""
+    """``mlstage.search_runs`` against the server: every run as a DataFrame, or a page of 100.
+
+    pandas and pyarrow are imported before the timed calls, as ``import mlflow``
+    imports pandas on the other side before its own.
+    """
+    import pandas  # noqa: F401
+    import pyarrow  # noqa: F401
+
     import mlstage
 
     kwargs: dict = {"order_by": [f"metrics.{u.ORDER_METRIC} DESC"]}
