@@ -854,7 +854,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
             "both servers take up to 50,000 a page). Client-side: `search_runs` of each Python "
             "client against its server, all runs as a pandas DataFrame (fresh worker processes "
             "of each venv, pandas imported before the timed calls on both sides: `import mlflow` "
-            "imports it, the mlstage worker imports it and pyarrow itself"
+            "imports it, the mlstage worker imports it and pyarrow (with its compute module) itself"
             + (", one untimed call first)." if args.warm_all else ", no untimed call first).")
         )
         add("")

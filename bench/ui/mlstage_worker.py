@@ -68,7 +68,8 @@ def scenario_search(args) -> dict:
     imports pandas on the other side before its own.
     """
     import pandas  # noqa: F401
-    import pyarrow  # noqa: F401
+    import pyarrow
+    import pyarrow.compute  # noqa: F401
 
     import mlstage
 
