@@ -173,7 +173,12 @@ class LoadedVersion:
         self._argmax = (
             self.has_proba and classes is not None and _class_name(final) in (_PREDICT_IS_ARGMAX)
         )
-        self._as_matrix = takes_matrix(model, self.checker)
+        # How a batch of checked rows becomes the model's input, decided once.
+        self._features: Callable[[list[Any]], Any] = (
+            self.checker.matrix  # type: ignore[union-attr]
+            if takes_matrix(model, self.checker)
+            else self.checker.build
+        )
         self._own_executor = executor is None
         self.executor: Executor = executor or ThreadPoolExecutor(
             options.predict_threads, thread_name_prefix=f"mlstage-model-{self.name}-v{self.version}"
@@ -191,8 +196,7 @@ class LoadedVersion:
 
     def score(self, rows: list[Any]) -> Scored:
         """One model call (two without a shortcut) for a batch of checked rows."""
-        checker = self.checker
-        features = checker.matrix(rows) if self._as_matrix else checker.build(rows)  # type: ignore[union-attr]
+        features = self._features(rows)
         model = self.loaded.model
         if not self.has_proba:
             return Scored(_as_list(model.predict(features)), None)

@@ -28,17 +28,17 @@ TOKEN_KEY = b"next_page_token"
 BASE_COLUMNS = ("run_id", "experiment_id", "run_name", "status", "start_time", "end_time")
 
 
-def _columns(objects: Sequence[dict[str, str] | None], fill: Any) -> dict[str, list[Any]]:
-    """One list per key, ``fill`` where a run has no value for it."""
+def _text_columns(objects: Sequence[dict[str, str] | None]) -> dict[str, list[str | None]]:
+    """One list per key, None where a run has no value for it."""
     n = len(objects)
-    columns: dict[str, list[Any]] = {}
+    columns: dict[str, list[str | None]] = {}
     for i, found in enumerate(objects):
         if not found:
             continue
         for key, value in found.items():
             column = columns.get(key)
             if column is None:
-                column = columns[key] = [fill] * n
+                column = columns[key] = [None] * n
             column[i] = value
     return columns
 
@@ -96,7 +96,7 @@ def runs_table(
     for key, floats in _metric_columns(metrics).items():
         extra[f"metrics.{key}"] = pa.array(floats, pa.float64())
     for prefix, objects in (("params", params), ("tags", tags)):
-        for key, texts in _columns(objects, None).items():
+        for key, texts in _text_columns(objects).items():
             extra[f"{prefix}.{key}"] = pa.array(texts, pa.string())
     columns.update(sorted(extra.items()))
     metadata = {TOKEN_KEY: next_page_token.encode()} if next_page_token else None
