@@ -659,12 +659,13 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
     # goals
     tput = ml["c8_rps"] / mf["c8_rps"]
     p99 = ml["c8_p99"] / mf["c8_p99"]
+    # The goal's wording: latency minus the model's own predict time (scikit-learn's
+    # predict_proba); and, stricter, minus the model step the service really runs.
     overhead = ml["c1_p50"] - mt["proba"]
-    overhead_brief = ml["c1_p50"] - mt["proba_predict"]
     overhead_score = ml["c1_p50"] - mt["service_score"]
     v_tput = rt.verdict(None, tput >= GOALS["throughput_ratio"])
     v_p99 = rt.verdict(None, p99 <= GOALS["p99_ratio"])
-    v_over = rt.verdict(overhead < GOALS["overhead"], None)
+    v_over = rt.verdict(max(overhead, overhead_score) < GOALS["overhead"], None)
 
     def row(figure: str, a: str, b: str, c: str, ratio: str, goal: str, result: str) -> None:
         summary.append(
@@ -695,7 +696,10 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
         w2("batch_p50", ms), f"1/{mf['batch_p50'] / ml['batch_p50']:.1f}", "-", "-")  # fmt: skip
     row("4. service overhead, one row (p50 at concurrency 1 minus the model's predict_proba)",
         ms2(overhead), "-", w2("c1_p50", lambda v: ms2(v - mt["proba"])), "-", "< 1 ms",
-        v_over)  # fmt: skip
+        "-")  # fmt: skip
+    row("4a. the same, minus the service's own model step instead (in-process)",
+        ms2(overhead_score), "-", w2("c1_p50", lambda v: ms2(v - mt["service_score"])), "-",
+        "< 1 ms", v_over)  # fmt: skip
     gc_summary = results.get("probe_gc", {}).get("summary", {})
     if "real" in gc_summary and len(gc_summary) > 1:
         other = next(k for k in gc_summary if k != "real")
@@ -721,7 +725,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
     if timed and "timed" in probe:
         inside = probe["timed"]["p50_ms"] - timed["predict_proba"] * 1000
         row(
-            "4c. overhead against the model's time inside the service (probe `timed`)",
+            "4c. overhead against the model call's time inside the service (probe `timed`)",
             f"{inside:.2f} ms", "-", "-", "-", "-", "-",
         )  # fmt: skip
     if "stub" in probe:
@@ -753,19 +757,20 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
             f"| {r['goal']} | {r['result']} |"
         )
     add("")
+    call = mt.get("model_call")
     add(
         f"Overhead (figure 4): the model's own time for one row, in-process on the served object, "
-        f"median of {results['model_time']['n']:,} calls each: `predict_proba` "
-        f"{ms2(mt['proba'])}; `predict_proba` + `predict` {ms2(mt['proba_predict'])}; the "
-        "service's own model step (`LoadedVersion.score`: the checked row as one matrix, or "
-        "a DataFrame for models that need one, `predict_proba`, argmax) "
-        f"{ms2(mt['service_score'])}. The service calls `predict_proba` "
-        "once and takes the class as its argmax (scikit-learn's own `predict` for a forest), so "
-        "the goal is checked against `predict_proba` alone. Against `predict_proba` + `predict` "
-        f"(two walks of the forest, which the service does not make) the difference is "
-        f"{ms2(overhead_brief)}, which says nothing about the service; against its own model "
-        f"step it is {ms2(overhead_score)}. MLflow's pyfunc `predict` on the same row "
-        f"in-process: {ms2(mft['pyfunc_predict'])}, so its overhead at concurrency 1 is "
+        f"median of {results['model_time']['n']:,} calls each: scikit-learn's `predict_proba` "
+        f"{ms2(mt['proba'])} (`predict_proba` + `predict`: {ms2(mt['proba_predict'])}). The "
+        "service does not make that call for a forest it feeds matrices: it walks the trees "
+        "flat (`src/mlstage/serving/forest.py`: every tree at once, one NumPy step per level, "
+        "checked when the version loads to give scikit-learn's answer bit for bit)"
+        + (f", {ms2(call)} for the call" if call is not None else "")
+        + f", {ms2(mt['service_score'])} for its whole model step (`LoadedVersion.score`: "
+        "the checked row as a matrix, the call, argmax, lists). So figure 4 is below zero, "
+        "and figure 4a, the latency minus the step the service really runs, is its own cost; "
+        "both are held to the goal. MLflow's pyfunc `predict` on the same row in-process: "
+        f"{ms2(mft['pyfunc_predict'])}, so its overhead at concurrency 1 is "
         f"{ms2(mf['c1_p50'] - mft['pyfunc_predict'])}."
     )
     add("")
@@ -774,53 +779,13 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
     if timed and "timed" in ps:
         p50 = ps["timed"]["p50_ms"]
         step = timed["model_step"] * 1000
-        proba = timed["predict_proba"] * 1000
-        inproc = mt["proba"] * 1000
-        pools = results["model_time"].get("pools", {})
-        pool_note = ""
-        if "pool_1" in pools and "pool_2" in pools:
-            pool_note = (
-                " (in-process, without mlstage, the same call takes "
-                f"{pools['pool_1'] * 1000:.2f} ms from a pool of one thread and "
-                f"{pools['pool_2'] * 1000:.2f} ms from a pool of two threads taking turns"
-            )
-            old = results.get("probe", {}).get("timed_pool4")
-            if old and "pool4-timed" in ps:
-                pool_note += (
-                    "; the service now calls a model whose calls are short on the event loop "
-                    "and any other on one thread of its own, always the same; as before, every "
-                    "call handed to a pool of four threads whose idle threads took the calls in "
-                    "turn (variant `pool4-timed`), `predict_proba` took "
-                    f"{old['predict_proba'] * 1000:.2f} ms inside the service and the p50 was "
-                    f"{ps['pool4-timed']['p50_ms']:.2f} ms"
-                )
-            pool_note += ")"
+        inside = timed["predict_proba"] * 1000
         add(
-            f"Where figure 4's {ms2(overhead)} goes, from inside the service (figure 4b, variant "
-            f"`timed`: the service as shipped with its model calls timed; p50 {p50:.2f} ms): "
-            f"`predict_proba` on one row takes {proba:.2f} ms there against {inproc:.2f} ms back "
-            f"to back in-process, so {proba - inproc:+.2f} ms of the overhead is the model "
-            "itself running slower between requests than in a tight loop"
-            + pool_note
-            + "; the model step around it (the model's input "
-            f"from the checked rows, argmax, lists) adds {step - proba:.2f} ms; everything "
-            f"outside the model step (HTTP, routing, validation, JSON, ids, metrics, request "
-            f"log, any hand-off to a model thread and back, wrk and the loopback) "
-            f"{p50 - step:.2f} ms. Against the model's time inside the service, the overhead "
-            f"is {p50 - proba:.2f} ms."
-        )
-        add("")
-    elif all(k in ps for k in ("real", "inline", "stub")):
-        step = (mt["service_score"] - mt["proba"]) * 1000
-        hand = ps["real"]["p50_ms"] - ps["inline"]["p50_ms"]
-        stub = ps["stub"]["p50_ms"]
-        rest = overhead * 1000 - step - hand - stub
-        add(
-            f"Where figure 4's {ms2(overhead)} goes: ~{step:.2f} ms is the model step's own "
-            "work around `predict_proba` (DataFrame, argmax, lists; in-process); "
-            f"~{hand:.2f} ms the hand-off to the predict thread and back (figure 4b); "
-            f"~{stub:.2f} ms everything outside the model step (figure 4b, model stubbed); "
-            f"{rest:+.2f} ms is left."
+            "Inside the service (figure 4b, variant `timed`: the service as shipped with its "
+            f"model calls timed; p50 {p50:.2f} ms): the model call takes {inside:.2f} ms there, "
+            f"the model step around it (the matrix, argmax, lists) {step - inside:.2f} ms more; "
+            "everything outside the model step (HTTP, routing, validation, JSON, ids, metrics, "
+            f"request log, wrk and the loopback) {p50 - step:.2f} ms."
         )
         add("")
     probe = results.get("probe")

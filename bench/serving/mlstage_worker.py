@@ -84,7 +84,9 @@ def scenario_model_time(args: dict) -> dict:
     - ``proba``: ``predict_proba`` alone on that DataFrame (what the service calls: for a
       forest it takes the predicted class as the argmax of the probabilities);
     - ``service_score``: the service's own model step, ``LoadedVersion.score`` on one checked
-      row (DataFrame built from the row, ``predict_proba``, argmax, lists);
+      row (the row as a matrix, the model call, argmax, lists);
+    - ``model_call``: the service's model call alone on that matrix: for this forest the
+      flat walk of ``mlstage.serving.forest`` (bit for bit ``predict_proba``'s answer);
     - ``proba_8``: ``predict_proba`` on 8 rows (one micro-batch at concurrency 8);
     - ``pools``: ``predict_proba`` run from a thread pool of 1 thread, and of 2 threads
       taking the calls in turn.
@@ -107,10 +109,12 @@ def scenario_model_time(args: dict) -> dict:
     with ThreadPoolExecutor(1) as executor:
         version = LoadedVersion(loaded, ServingOptions(), executor)
         row = version.checker.records([dict(zip(s.COLUMNS, data["row"], strict=True))])
+        matrix = version.checker.matrix(row)  # type: ignore[union-attr]
         calls = {
             "proba_predict": lambda: (model.predict_proba(frame), model.predict(frame)),
             "proba": lambda: model.predict_proba(frame),
             "service_score": lambda: version.score(row),
+            "model_call": lambda: version.model_call(matrix),
             "proba_8": lambda: model.predict_proba(frame8),
         }
         for call in calls.values():  # warm-up, untimed

@@ -191,11 +191,14 @@ def time_model_steps(path: str) -> None:
 
 
 def time_model_calls(app: Any) -> None:
-    """Wrap each served model's ``predict_proba`` (after the app loaded it) with a timer."""
+    """Wrap each served version's model call (after the app loaded it) with a timer.
+
+    The model call is what answers ``predict_proba`` inside the service: the
+    flat walk of a forest (``mlstage.serving.forest``) or the model's own.
+    """
     calls = CALLS
     for version in app.state.service.pool.current.versions.values():
-        model = version.loaded.model
-        real_proba = model.predict_proba
+        real_proba = version.model_call
 
         def predict_proba(x: Any, _real: Any = real_proba) -> Any:
             t0, c0 = time.perf_counter(), time.thread_time()
@@ -204,7 +207,7 @@ def time_model_calls(app: Any) -> None:
             finally:
                 calls.append((time.perf_counter() - t0, time.thread_time() - c0))
 
-        model.predict_proba = predict_proba
+        version.model_call = predict_proba
 
 
 def watch_gc(path: str) -> None:

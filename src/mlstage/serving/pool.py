@@ -27,6 +27,7 @@ from mlstage.models.signature import Signature
 from mlstage.models.uri import RegistryRef, parse_model_uri
 from mlstage.serving.batcher import Batcher, BatchObserver, Scored
 from mlstage.serving.deployments import Deployment, DeploymentStore, check_deployment_name
+from mlstage.serving.forest import compile_forest
 from mlstage.serving.options import ServingOptions
 from mlstage.serving.routing import Route, route
 from mlstage.serving.validation import Checker, checker_for
@@ -173,11 +174,19 @@ class LoadedVersion:
         self._argmax = (
             self.has_proba and classes is not None and _class_name(final) in (_PREDICT_IS_ARGMAX)
         )
-        # How a batch of checked rows becomes the model's input, decided once.
+        # How a batch of checked rows becomes the model's input, and which call answers
+        # it, decided once: a forest fed matrices is walked flat (``serving.forest``).
+        matrix = takes_matrix(model, self.checker)
         self._features: Callable[[list[Any]], Any] = (
             self.checker.matrix  # type: ignore[union-attr]
-            if takes_matrix(model, self.checker)
+            if matrix
             else self.checker.build
+        )
+        flat = compile_forest(model) if matrix else None
+        self.flat = flat is not None
+        # The model's own answer for a batch: probabilities for a classifier, else predictions.
+        self.model_call: Callable[[Any], Any] = flat or (
+            model.predict_proba if self.has_proba else model.predict
         )
         self._own_executor = executor is None
         self.executor: Executor = executor or ThreadPoolExecutor(
@@ -197,14 +206,13 @@ class LoadedVersion:
     def score(self, rows: list[Any]) -> Scored:
         """One model call (two without a shortcut) for a batch of checked rows."""
         features = self._features(rows)
-        model = self.loaded.model
         if not self.has_proba:
-            return Scored(_as_list(model.predict(features)), None)
-        proba = model.predict_proba(features)
+            return Scored(_as_list(self.model_call(features)), None)
+        proba = self.model_call(features)
         if self._argmax and getattr(proba, "ndim", 0) == 2:
             predictions = self.loaded.model.classes_.take(proba.argmax(axis=1), axis=0)
         else:
-            predictions = model.predict(features)
+            predictions = self.loaded.model.predict(features)
         return Scored(_as_list(predictions), _as_list(proba))
 
     def close(self) -> None:
