@@ -101,6 +101,17 @@ def test_models_fitted_on_arrays_take_arrays(
     assert len(loaded.predict([[5.1, 3.5, 1.4, 0.2]])) == 1
     with pytest.raises(InvalidInput, match="missing column\\(s\\) '3'"):
         loaded.predict(np.zeros((2, 3)))
+    # A float matrix of the right width goes to the model as it is; a NaN where training
+    # had none, or wider rows, still get the full check and its message.
+    from mlstage.models.signature import enforce
+
+    matrix = X.to_numpy()[:4]
+    assert enforce(loaded.signature, matrix) is matrix
+    with_nan = matrix.copy()
+    with_nan[1, 2] = np.nan
+    with pytest.raises(InvalidInput, match="column '2' has 1 missing value"):
+        loaded.predict(with_nan)
+    assert enforce(loaded.signature, np.c_[matrix, matrix[:, :1]]).shape == (4, 4)
 
 
 def test_a_tampered_byte_fails_the_hash_check(
