@@ -770,7 +770,8 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
         "the checked row as a matrix, the call, argmax, lists). So figure 4, the goal's "
         "measure, is below zero; figure 4a, the latency minus the step the service really "
         "runs, is the service's own cost, reported beside it (HTTP, validation, JSON, ids, "
-        "metrics, the request log, wrk and the loopback). MLflow's pyfunc `predict` on the same row in-process: "
+        "metrics, the request log, wrk and the loopback). MLflow's pyfunc `predict` on the "
+        "same row in-process: "
         f"{ms2(mft['pyfunc_predict'])}, so its overhead at concurrency 1 is "
         f"{ms2(mf['c1_p50'] - mft['pyfunc_predict'])}."
     )
