@@ -71,7 +71,29 @@ def _populate(store: SqlTrackingStore) -> str:
     return exp
 
 
-def test_search_json_equals_the_entities_json(sql_store: SqlTrackingStore) -> None:
+@pytest.fixture(params=["one connection", "metrics meanwhile"])
+def aggregation(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> list[Any]:
+    """Each search reads the metrics on its own connection, or on a second one meanwhile
+    (the path of large searches, taken here from one run); the second connections used."""
+    from mlstage.tracking import sql_run_reads
+
+    used: list[Any] = []
+    if request.param == "metrics meanwhile":
+        real = sql_run_reads._meanwhile
+
+        def counted(*args: Any) -> Any:
+            found = real(*args)
+            used.append(found)
+            return found
+
+        monkeypatch.setattr(sql_run_reads, "PARALLEL_FROM", 1)
+        monkeypatch.setattr(sql_run_reads, "_meanwhile", counted)
+    return used
+
+
+def test_search_json_equals_the_entities_json(
+    sql_store: SqlTrackingStore, aggregation: list[Any]
+) -> None:
     exp = _populate(sql_store)
     for order in ([], ["metrics.m0 DESC"], ["attributes.run_name ASC"]):
         fast = sql_store.search_runs_json([exp], None, order)
@@ -84,6 +106,7 @@ def test_search_json_equals_the_entities_json(sql_store: SqlTrackingStore) -> No
     assert math.isnan(rich["metrics"]["m5"]) and rich["metrics"]["m6"] == math.inf
     assert rich["params"]["p"] == ODD_TEXT and rich["context"]["git_dirty"] is True
     assert rich["inputs"][0]["dataset"]["schema"] == [{"name": "a", "dtype": "int64"}]
+    assert all(used is not None for used in aggregation)  # a file or a server: two connections
 
 
 def test_search_json_pages_like_the_entities(sql_store: SqlTrackingStore) -> None:
@@ -119,7 +142,7 @@ def test_float_json_round_trips(value: float | None, text: str) -> None:
         assert json.loads(float_json(value)) == value
 
 
-def test_search_table_equals_the_frame_of_the_entities(store: Any) -> None:
+def test_search_table_equals_the_frame_of_the_entities(store: Any, aggregation: list[Any]) -> None:
     """The columnar page (SQL stores, and the server's Arrow answer) makes the same DataFrame."""
     exp = store.create_experiment("table").experiment_id
     first = store.create_run(exp, "first", tags={"t": "x"})

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
@@ -87,9 +88,6 @@ def text_queries(dialect: str) -> dict[str, Any]:
     r = t.runs.c
     queries: dict[str, Any] = {
         "heads": select(r.run_id, head_json(dialect)).where(among(r.run_id)),
-        "columns": select(
-            r.run_id, r.experiment_id, r.name, r.status, r.start_time, r.end_time
-        ).where(among(r.run_id)),
         "metrics": select(_lm.run_id, members).where(among(_lm.run_id)).group_by(_lm.run_id),
         "inputs": select(t.run_inputs.c.run_id, t.run_inputs.c.context, t.datasets)
         .join(t.datasets, t.datasets.c.dataset_id == t.run_inputs.c.dataset_id)
@@ -140,18 +138,56 @@ def chunks(run_ids: list[str]) -> Iterator[dict[str, list[str]]]:
         yield {"ids": run_ids[start : start + CHUNK]}
 
 
+RUN_COLUMNS = (
+    t.runs.c.run_id,
+    t.runs.c.experiment_id,
+    t.runs.c.name,
+    t.runs.c.status,
+    t.runs.c.start_time,
+    t.runs.c.end_time,
+)
+"""What a runs table holds of each ``runs`` row (``runs_table``), in its order."""
+PARALLEL_FROM = 2000
+"""From this many runs, the metrics are aggregated on a second connection meanwhile."""
+
+
 def _texts(
-    conn: Connection, run_ids: list[str], runs_as: str
-) -> tuple[dict[str, Any], dict[str, str], dict[str, str], dict[str, str]]:
-    """The runs (``runs_as``: "heads", JSON text, or "columns", tuples), and the
-    metrics, params and tags texts, by run id."""
+    conn: Connection, run_ids: list[str]
+) -> tuple[Callable[[], dict[str, str]], dict[str, str], dict[str, str]]:
+    """Each run's metrics (``"k":v,...``), params and tags (JSON objects) as text, by run id.
+
+    The metrics come as a function to call once they are needed. For many runs
+    they are aggregated on a second connection while this one reads the params
+    and tags (and the caller parses them): the database works without holding
+    Python's lock, so the two aggregations run on two cores.
+    """
     queries = text_queries(conn.dialect.name)
     ids = _ids_parameter(conn, run_ids)
-    rows = {row[0]: row for row in _plain_rows(conn, queries[runs_as], ids)}
-    metrics = dict(_plain_rows(conn, queries["metrics"], ids))
+    metrics = _meanwhile(conn, queries["metrics"], ids) if len(run_ids) >= PARALLEL_FROM else None
+    if metrics is None:
+        found = dict(_plain_rows(conn, queries["metrics"], ids))
+        metrics = lambda: found  # noqa: E731
     params = dict(_plain_rows(conn, queries["params"], ids))
     tags = dict(_plain_rows(conn, queries["tags"], ids))
-    return rows, metrics, params, tags
+    return metrics, params, tags
+
+
+def _meanwhile(
+    conn: Connection, query: Any, params: dict[str, Any]
+) -> Callable[[], dict[str, str]] | None:
+    """``query`` started on a new connection of the same engine in a thread; None on SQLite
+    in memory (one database per connection)."""
+    if conn.engine.url.database in (None, "", ":memory:"):
+        return None
+
+    def run() -> dict[str, str]:
+        with conn.engine.connect() as other:
+            return dict(_plain_rows(other, query, params))
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="mlstage-search")
+    future = pool.submit(run)
+    pool.shutdown(wait=False)
+    return future.result
 
 
 def _plain_rows(conn: Connection, query: Any, params: dict[str, Any]) -> list[Any]:
@@ -192,15 +228,16 @@ def load_runs_json(conn: Connection, run_ids: list[str]) -> list[str]:
     """The JSON of each run of ``run_ids`` (as ``Run`` renders), in that order."""
     if not run_ids:
         return []
-    heads, metrics, params, tags = _texts(conn, run_ids, "heads")
+    queries = text_queries(conn.dialect.name)
+    heads = dict(_plain_rows(conn, queries["heads"], _ids_parameter(conn, run_ids)))
+    metrics_later, params, tags = _texts(conn, run_ids)
     inputs: dict[str, list[DatasetInput]] = defaultdict(list)
-    for row in conn.execute(
-        text_queries(conn.dialect.name)["inputs"], _ids_parameter(conn, run_ids)
-    ):
+    for row in conn.execute(queries["inputs"], _ids_parameter(conn, run_ids)):
         inputs[row.run_id].append(input_entity(row))
+    metrics = metrics_later()
     return [
         sql_json.run_json(
-            heads[i][1],
+            heads[i],
             "{" + metrics.get(i, "") + "}",
             params.get(i, "{}"),
             tags.get(i, "{}"),
@@ -211,18 +248,16 @@ def load_runs_json(conn: Connection, run_ids: list[str]) -> list[str]:
     ]
 
 
-def load_runs_table(conn: Connection, run_ids: list[str], token: str | None) -> pa.Table:
-    """The runs of ``run_ids`` as one Arrow table (``runs_table``), in that order."""
+def load_runs_table(conn: Connection, rows: Sequence[Any], token: str | None) -> pa.Table:
+    """The runs of ``rows`` (``RUN_COLUMNS`` tuples) as one Arrow table, in that order."""
     from mlstage.tracking.runs_table import runs_table
 
-    found = _texts(conn, run_ids, "columns") if run_ids else ({}, {}, {}, {})
-    rows, metrics, params, tags = found
-    ordered = [rows[i] for i in run_ids if i in rows]
+    if not rows:
+        return runs_table([], [], [], [], token)
+    run_ids = [row[0] for row in rows]
+    metrics_later, params, tags = _texts(conn, run_ids)
     loads = json.loads
-    return runs_table(
-        ordered,
-        [metrics.get(i) for i, *_ in ordered],
-        [loads(params[i]) if i in params else None for i, *_ in ordered],
-        [loads(tags[i]) if i in tags else None for i, *_ in ordered],
-        token,
-    )
+    params_of = [loads(params[i]) if i in params else None for i in run_ids]
+    tags_of = [loads(tags[i]) if i in tags else None for i in run_ids]
+    metrics = metrics_later()
+    return runs_table(rows, [metrics.get(i) for i in run_ids], params_of, tags_of, token)

@@ -49,7 +49,12 @@ from mlstage.tracking.sql_rows import (
     group_rows,
     metric_row,
 )
-from mlstage.tracking.sql_run_reads import load_runs, load_runs_json, load_runs_table
+from mlstage.tracking.sql_run_reads import (
+    RUN_COLUMNS,
+    load_runs,
+    load_runs_json,
+    load_runs_table,
+)
 from mlstage.tracking.sql_search import build_run_id_query, decode_page_token, encode_page_token
 from mlstage.tracking.sql_statements import Statements
 from mlstage.tracking.store import MAX_PAGE_SIZE
@@ -555,10 +560,10 @@ class SqlTrackingStore(RunArtifactsMixin):
         The next page's token is in the schema metadata (``runs_table.page_token``).
         """
         with self.db.read() as conn:
-            ids, token = self._search_ids(
-                conn, experiment_ids, filter, order_by, max_results, page_token
+            rows, token = self._search_ids(
+                conn, experiment_ids, filter, order_by, max_results, page_token, RUN_COLUMNS
             )
-            return load_runs_table(conn, ids, token)
+            return load_runs_table(conn, rows, token)
 
     def _search_ids(
         self,
@@ -568,8 +573,10 @@ class SqlTrackingStore(RunArtifactsMixin):
         order_by: Sequence[str] | None,
         max_results: int,
         page_token: str | None,
-    ) -> tuple[list[str], str | None]:
-        """The ids of one page of a search, in order, and the token of the next page."""
+        columns: Sequence[Any] = (),
+    ) -> tuple[list[Any], str | None]:
+        """The ids of one page of a search, in order, and the token of the next page;
+        with ``columns``, those columns of each run (tuples) instead of its id."""
         if not isinstance(max_results, int) or not 1 <= max_results <= MAX_PAGE_SIZE:
             raise InvalidInput(
                 f"max_results must be between 1 and {MAX_PAGE_SIZE}, got {max_results!r}"
@@ -582,7 +589,10 @@ class SqlTrackingStore(RunArtifactsMixin):
         query = build_run_id_query(exp_ids, clauses, orders, max_results + 1, offset)
         if current_scope() is not None:
             self._check_experiments(conn, exp_ids)
-        ids = list(conn.execute(query).scalars())
-        more = len(ids) > max_results
+        if columns:
+            found: list[Any] = list(conn.execute(query.with_only_columns(*columns)).all())
+        else:
+            found = list(conn.execute(query).scalars())
+        more = len(found) > max_results
         token = encode_page_token(offset + max_results) if more else None
-        return ids[:max_results], token
+        return found[:max_results], token
