@@ -195,8 +195,10 @@ def test_run_starts_uvicorn_with_the_no_delay_protocol(
 
     serve.run("0.0.0.0", 8765, workers=3, settings=server_settings)
     app, options = calls[-1]
-    assert app == "mlstage.server.app:create_app"
+    assert app == "mlstage.server.serve:create_served_app"
     assert (options["factory"], options["workers"]) == (True, 3)
+    worker_app = serve.create_served_app()  # what each worker process builds
+    assert worker_app.state.settings.tracking_uri == server_settings.tracking_uri
     import os
 
     assert os.environ["MLSTAGE_TRACKING_URI"] == server_settings.tracking_uri

@@ -15,6 +15,7 @@ import contextlib
 import dataclasses
 import os
 import socket
+import threading
 from typing import Any
 
 import uvicorn
@@ -67,16 +68,45 @@ def run(
         from mlstage.server.app import create_app
 
         app = create_app(settings)
+        warm_up()
         uvicorn.run(app, host=host, port=port, **_options({"log_level": log_level}))
         return
     if settings is not None:
         os.environ.update(settings_environment(settings))
     uvicorn.run(
-        "mlstage.server.app:create_app",
+        "mlstage.server.serve:create_served_app",
         host=host,
         port=port,
         **_options({"factory": True, "workers": workers, "log_level": log_level}),
     )
+
+
+def create_served_app() -> Any:
+    """A worker process's app (``--workers`` > 1), warming up like a single process."""
+    from mlstage.server.app import create_app
+
+    app = create_app()
+    warm_up()
+    return app
+
+
+def warm_up() -> None:
+    """Import what the first large search needs, in the background, once the server starts.
+
+    A search answered as an Arrow table (``search_runs`` as a DataFrame) needs
+    pyarrow and its compute functions: about half a second to import on a
+    slow machine, which the first such request would otherwise wait for. The
+    import runs on a thread beside the server; a request arriving before it is
+    done waits on Python's import lock for what is left, never for more.
+    """
+
+    def work() -> None:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        pc.split_pattern(pa.array(["a,b"]), ",")  # loads the string kernels' registry
+
+    threading.Thread(target=work, name="mlstage-warm-up", daemon=True).start()
 
 
 def settings_environment(settings: Settings) -> dict[str, str]:

@@ -60,9 +60,15 @@ RUN_QUERIES = {
 
 @cache
 def text_queries(dialect: str) -> dict[str, Any]:
-    """Per run: ``runs`` row, metrics as ``"k":v,...`` text, params and tags as JSON objects.
+    """Per run: ``runs`` row, metrics as ``"k":v,...`` text, params and tags as JSON objects;
+    and the ``*_all`` forms: one text for all runs, in one row.
 
     Params and tags go through the database's JSON functions, which escape any text.
+    One row for all runs is one step of the driver: the database aggregates
+    without Python's lock taken and given back for every run, and the caller
+    parses one text instead of thousands. ``metrics_all`` is ``run_id<TAB>members``
+    lines (run ids and metric keys hold no tab or newline); ``params_all`` and
+    ``tags_all`` are one JSON object of run id to object.
     """
     if dialect == "postgresql":
         ids = bindparam("ids", type_=ARRAY(String))
@@ -71,9 +77,16 @@ def text_queries(dialect: str) -> dict[str, Any]:
             return column == any_(ids)
 
         members = func.string_agg(_lm.json_member, literal(","))
+        lines: Any = func.string_agg
+
+        def json_object(table: Any) -> Any:
+            return func.json_object_agg(table.c.key, table.c.value)
+
+        def nested(run_id: Any, obj: Any) -> Any:
+            return cast(func.json_object_agg(run_id, obj), Text)
 
         def text_object(table: Any) -> Any:
-            return cast(func.json_object_agg(table.c.key, table.c.value), Text)
+            return cast(json_object(table), Text)
     else:
         listed = select(func.json_each(bindparam("ids")).table_valued("value").c.value)
 
@@ -81,24 +94,38 @@ def text_queries(dialect: str) -> dict[str, Any]:
             return column.in_(listed.scalar_subquery())
 
         members = func.group_concat(_lm.json_member, literal(","))
+        lines = func.group_concat
 
-        def text_object(table: Any) -> Any:
+        def json_object(table: Any) -> Any:
             return func.json_group_object(table.c.key, table.c.value)
 
+        def nested(run_id: Any, obj: Any) -> Any:
+            return func.json_group_object(run_id, func.json(obj))
+
+        text_object = json_object
+
     r = t.runs.c
+    metrics = select(_lm.run_id, members.label("m")).where(among(_lm.run_id)).group_by(_lm.run_id)
+    per_run = metrics.subquery()
     queries: dict[str, Any] = {
         "heads": select(r.run_id, head_json(dialect)).where(among(r.run_id)),
-        "metrics": select(_lm.run_id, members).where(among(_lm.run_id)).group_by(_lm.run_id),
+        "metrics_all": select(lines(per_run.c.run_id + literal("\t") + per_run.c.m, literal("\n"))),
         "inputs": select(t.run_inputs.c.run_id, t.run_inputs.c.context, t.datasets)
         .join(t.datasets, t.datasets.c.dataset_id == t.run_inputs.c.dataset_id)
         .where(among(t.run_inputs.c.run_id)),
     }
     for name, table in (("params", t.params), ("tags", t.tags)):
+        where = among(table.c.run_id)
         queries[name] = (
-            select(table.c.run_id, text_object(table))
-            .where(among(table.c.run_id))
-            .group_by(table.c.run_id)
+            select(table.c.run_id, text_object(table)).where(where).group_by(table.c.run_id)
         )
+        objects = (
+            select(table.c.run_id, json_object(table).label("o"))
+            .where(where)
+            .group_by(table.c.run_id)
+            .subquery()
+        )
+        queries[f"{name}_all"] = select(nested(objects.c.run_id, objects.c.o))
     return queries
 
 
@@ -151,38 +178,45 @@ PARALLEL_FROM = 2000
 """From this many runs, the metrics are aggregated on a second connection meanwhile."""
 
 
-def _texts(
-    conn: Connection, run_ids: list[str]
-) -> tuple[Callable[[], dict[str, str]], dict[str, str], dict[str, str]]:
-    """Each run's metrics (``"k":v,...``), params and tags (JSON objects) as text, by run id.
+def _one_text(conn: Connection, query: Any, params: dict[str, Any]) -> str:
+    """The text of a one-row, one-column aggregate ("" where there was nothing to aggregate)."""
+    result = conn.execute(query, params)
+    try:
+        row = result.cursor.fetchone()
+    finally:
+        result.close()
+    return (row[0] if row else None) or ""
 
-    The metrics come as a function to call once they are needed. For many runs
-    they are aggregated on a second connection while this one reads the params
-    and tags (and the caller parses them): the database works without holding
-    Python's lock, so the two aggregations run on two cores.
+
+def _members_by_run(text: str) -> dict[str, str]:
+    return dict(line.split("\t", 1) for line in text.split("\n")) if text else {}
+
+
+def _metrics(conn: Connection, run_ids: list[str]) -> Callable[[], dict[str, str]]:
+    """Each run's metrics as ``"k":v,...`` text, by run id: a function to call when needed.
+
+    For many runs they are aggregated on a second connection meanwhile: the
+    database works without Python's lock, so the caller's own reads and parsing
+    run beside it on another core.
     """
-    queries = text_queries(conn.dialect.name)
+    query = text_queries(conn.dialect.name)["metrics_all"]
     ids = _ids_parameter(conn, run_ids)
-    metrics = _meanwhile(conn, queries["metrics"], ids) if len(run_ids) >= PARALLEL_FROM else None
-    if metrics is None:
-        found = dict(_plain_rows(conn, queries["metrics"], ids))
-        metrics = lambda: found  # noqa: E731
-    params = dict(_plain_rows(conn, queries["params"], ids))
-    tags = dict(_plain_rows(conn, queries["tags"], ids))
-    return metrics, params, tags
+    later = _meanwhile(conn, query, ids) if len(run_ids) >= PARALLEL_FROM else None
+    if later is None:
+        found = _members_by_run(_one_text(conn, query, ids))
+        return lambda: found
+    return lambda: _members_by_run(later())
 
 
-def _meanwhile(
-    conn: Connection, query: Any, params: dict[str, Any]
-) -> Callable[[], dict[str, str]] | None:
-    """``query`` started on a new connection of the same engine in a thread; None on SQLite
-    in memory (one database per connection)."""
+def _meanwhile(conn: Connection, query: Any, params: dict[str, Any]) -> Callable[[], str] | None:
+    """``query``'s one text, read on a new connection of the same engine in a thread;
+    None on SQLite in memory (one database per connection)."""
     if conn.engine.url.database in (None, "", ":memory:"):
         return None
 
-    def run() -> dict[str, str]:
+    def run() -> str:
         with conn.engine.connect() as other:
-            return dict(_plain_rows(other, query, params))
+            return _one_text(other, query, params)
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="mlstage-search")
     future = pool.submit(run)
@@ -228,11 +262,14 @@ def load_runs_json(conn: Connection, run_ids: list[str]) -> list[str]:
     """The JSON of each run of ``run_ids`` (as ``Run`` renders), in that order."""
     if not run_ids:
         return []
+    metrics_later = _metrics(conn, run_ids)
     queries = text_queries(conn.dialect.name)
-    heads = dict(_plain_rows(conn, queries["heads"], _ids_parameter(conn, run_ids)))
-    metrics_later, params, tags = _texts(conn, run_ids)
+    ids = _ids_parameter(conn, run_ids)
+    heads = dict(_plain_rows(conn, queries["heads"], ids))
+    params = dict(_plain_rows(conn, queries["params"], ids))
+    tags = dict(_plain_rows(conn, queries["tags"], ids))
     inputs: dict[str, list[DatasetInput]] = defaultdict(list)
-    for row in conn.execute(queries["inputs"], _ids_parameter(conn, run_ids)):
+    for row in conn.execute(queries["inputs"], ids):
         inputs[row.run_id].append(input_entity(row))
     metrics = metrics_later()
     return [
@@ -255,9 +292,12 @@ def load_runs_table(conn: Connection, rows: Sequence[Any], token: str | None) ->
     if not rows:
         return runs_table([], [], [], [], token)
     run_ids = [row[0] for row in rows]
-    metrics_later, params, tags = _texts(conn, run_ids)
-    loads = json.loads
-    params_of = [loads(params[i]) if i in params else None for i in run_ids]
-    tags_of = [loads(tags[i]) if i in tags else None for i in run_ids]
+    metrics_later = _metrics(conn, run_ids)
+    queries = text_queries(conn.dialect.name)
+    ids = _ids_parameter(conn, run_ids)
+    params = json.loads(_one_text(conn, queries["params_all"], ids) or "{}")
+    tags = json.loads(_one_text(conn, queries["tags_all"], ids) or "{}")
+    params_of = [params.get(i) for i in run_ids]
+    tags_of = [tags.get(i) for i in run_ids]
     metrics = metrics_later()
     return runs_table(rows, [metrics.get(i) for i in run_ids], params_of, tags_of, token)
