@@ -189,3 +189,31 @@ def test_search_runs_builds_the_dataframe_from_the_table(
     monkeypatch.setattr(type(store), "search_runs_table", lambda *a, **k: None)
     slow = mlstage.search_runs([exp], order_by="metrics.m DESC", max_results=2)
     pd.testing.assert_frame_equal(fast, slow)
+
+
+def test_metric_members_parse_to_the_floats_python_wrote() -> None:
+    """Every float repr and every key character a metric may have comes back unchanged."""
+    import numpy as np
+
+    from mlstage.tracking.sql_json import json_member
+
+    odd = [0.1, -0.0, 1e300, 5e-324, 123456789.123456789, math.inf, -math.inf, 2.5e-7, 3.0]
+    keys = ["plain", "a:b", "with space", "x/y.z-1_2", "m:"]
+    runs: list[dict[str, float]] = [
+        {key: odd[(i + j) % len(odd)] for j, key in enumerate(keys[: 1 + i % len(keys)])}
+        for i in range(23)
+    ]
+    runs[4] = {}  # a run without metrics
+    runs[7]["plain"] = math.nan
+    members = [",".join(json_member(k, v) for k, v in run.items()) or None for run in runs]
+    columns = runs_table._metric_columns(members)
+    assert sorted(columns) == sorted(keys)
+    for i, run in enumerate(runs):
+        for key in keys:
+            got = columns[key][i]
+            want = run.get(key, math.nan)
+            assert (math.isnan(got) and math.isnan(want)) or (
+                got == want and math.copysign(1, got) == math.copysign(1, want)
+            ), (i, key, got, want)
+    assert runs_table._metric_columns([None, ""]) == {}
+    assert np.isnan(columns["plain"][4])

@@ -44,25 +44,37 @@ def _text_columns(objects: Sequence[dict[str, str] | None]) -> dict[str, list[st
 
 
 def _metric_columns(members: Sequence[str | None]) -> dict[str, Any]:
-    """Float columns from each run's ``"k1":v1,"k2":v2`` text, in Arrow's C++ and NumPy.
+    """Float columns from each run's ``"k1":v1,"k2":v2`` text, parsed by Arrow's CSV reader.
 
-    Keys hold no comma or quote (``validation.check_key``), so members split at
-    commas and each at its first ``":``; the values are the exact tokens
-    Python's repr wrote (Arrow reads NaN, Infinity and -Infinity too).
+    Keys hold no comma, quote or newline (``validation.check_key``), and values
+    are the exact tokens Python's repr wrote (Arrow reads NaN, Infinity and
+    -Infinity too): with one member a line, the members are a two-column CSV
+    (``"key":value``, the key quoted, so a colon inside it stays in it), which
+    Arrow parses in C++ on every core. Each member's run is known from how
+    many members each run has.
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
+    import pyarrow.csv as pcsv
 
     present = [i for i, text in enumerate(members) if text]
     if not present:
         return {}
-    split = pc.split_pattern(pa.array([members[i] for i in present], pa.string()), ",")
-    counts = pc.list_value_length(split).to_numpy(zero_copy_only=False)
-    pairs = pc.split_pattern(split.flatten(), '":', max_splits=1)
-    keys = pc.utf8_slice_codeunits(pc.list_element(pairs, 0), 1, 1 << 30).dictionary_encode()
-    values = pc.cast(pc.list_element(pairs, 1), pa.float64()).to_numpy(zero_copy_only=False)
+    texts = [text for text in members if text]
+    counts = np.fromiter((text.count(",") + 1 for text in texts), np.intp, len(texts))
+    blob = "\n".join(texts).replace(",", "\n").encode()
+    table = pcsv.read_csv(
+        pa.py_buffer(blob),
+        read_options=pcsv.ReadOptions(column_names=["key", "value"], block_size=1 << 22),
+        parse_options=pcsv.ParseOptions(delimiter=":", quote_char='"'),
+        convert_options=pcsv.ConvertOptions(
+            column_types={"key": pa.string(), "value": pa.float64()}
+        ),
+    )
+    keys = pc.dictionary_encode(table.column("key")).combine_chunks()
     names = keys.dictionary.to_pylist()
+    values = table.column("value").to_numpy()  # nulls (NaN) as NaN
     matrix = np.full((len(members), len(names)), np.nan)
     positions = np.repeat(np.array(present, dtype=np.intp), counts)
     matrix[positions, keys.indices.to_numpy(zero_copy_only=False)] = values
