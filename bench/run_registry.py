@@ -624,8 +624,11 @@ def render(results: dict, args: argparse.Namespace) -> tuple[str, list[dict]]:
             "(about half a second on a slow machine); every file is still read from the "
             "content-addressed store and checked against the sha256 the version recorded, "
             "and pickles are still refused; entity schemas are built on first use instead of "
-            "at import; and the cyclic garbage collector is paused while the load imports "
-            "scikit-learn and skops rebuilds the forest (about a tenth of the import time)."
+            "at import; the cyclic garbage collector is paused while the load imports "
+            "scikit-learn and skops rebuilds the forest (about a tenth of the import time); "
+            "and a float array of the signature's width, for a model fitted on arrays, goes "
+            "to the model as it is once checked (`signature._float_matrix`: no DataFrame "
+            "built and taken apart again), which halves the first prediction."
         )
         add("")
         summary.append(
