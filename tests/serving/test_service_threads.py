@@ -22,18 +22,17 @@ serve = test_service.serve  # the fixture
 
 
 def record_threads(app: Any) -> dict[int, list[str]]:
-    """Wrap every loaded version's ``predict_proba`` to note the thread each call runs on."""
+    """Wrap every loaded version's model call to note the thread each call runs on."""
     seen: dict[int, list[str]] = {}
     for number, version in app.state.service.pool.current.versions.items():
-        model = version.loaded.model
-        real = model.predict_proba
+        real = version.model_call
         names = seen.setdefault(number, [])
 
-        def predict_proba(x: Any, _real: Any = real, _names: list[str] = names) -> Any:
+        def model_call(x: Any, _real: Any = real, _names: list[str] = names) -> Any:
             _names.append(threading.current_thread().name)
             return _real(x)
 
-        model.predict_proba = predict_proba
+        version.model_call = model_call
     return seen
 
 
