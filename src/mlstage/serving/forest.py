@@ -93,19 +93,15 @@ class FlatForest:
         return total
 
 
-def _probe_rows(forest: Any, n_features: int, seed: int = 0) -> np.ndarray:
+def _probe_rows(trees: list[Any], n_features: int, seed: int = 0) -> np.ndarray:
     """Rows on and around the forest's own thresholds, to reach many leaves of every tree."""
     rng = np.random.default_rng(seed)
-    per_feature: list[list[float]] = [[] for _ in range(n_features)]
-    for estimator in forest.estimators_:
-        tree = estimator.tree_
-        for f, t in zip(tree.feature, tree.threshold, strict=True):
-            if f >= 0:
-                per_feature[f].append(float(t))
+    feature = np.concatenate([tree.feature for tree in trees])
+    threshold = np.concatenate([tree.threshold for tree in trees])
     rows = np.zeros((_PROBE_ROWS, n_features), dtype=np.float64)
-    for j, found in enumerate(per_feature):
-        pool = np.asarray(found or [0.0])
-        on = rng.choice(pool, _PROBE_ROWS).astype(np.float32)
+    for j in range(n_features):
+        pool = threshold[feature == j]
+        on = rng.choice(pool if len(pool) else np.zeros(1), _PROBE_ROWS).astype(np.float32)
         below = np.nextafter(on, np.float32(-np.inf))
         above = np.nextafter(on, np.float32(np.inf))
         rows[:, j] = np.choose(rng.integers(0, 3, _PROBE_ROWS), [below, on, above])
@@ -128,8 +124,9 @@ def compile_forest(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
         return None
     classifier = kind.endswith("Classifier")
     try:
-        flat = FlatForest([e.tree_ for e in estimators], n_features, classifier)
-        probe = _probe_rows(model, n_features)
+        trees = [e.tree_ for e in estimators]
+        flat = FlatForest(trees, n_features, classifier)
+        probe = _probe_rows(trees, n_features)
         reference = model.predict_proba(probe) if classifier else model.predict(probe)
         x = probe.astype(np.float32)
         same = np.array_equal(flat.predict(x), reference) and all(

@@ -192,16 +192,16 @@ def _members_by_run(text: str) -> dict[str, str]:
     return dict(line.split("\t", 1) for line in text.split("\n")) if text else {}
 
 
-def _metrics(conn: Connection, run_ids: list[str]) -> Callable[[], dict[str, str]]:
+def _metrics(conn: Connection, ids: dict[str, Any], count: int) -> Callable[[], dict[str, str]]:
     """Each run's metrics as ``"k":v,...`` text, by run id: a function to call when needed.
 
-    For many runs they are aggregated on a second connection meanwhile: the
-    database works without Python's lock, so the caller's own reads and parsing
-    run beside it on another core.
+    ``ids`` is the ids parameter of ``count`` runs. For many runs they are
+    aggregated on a second connection meanwhile: the database works without
+    Python's lock, so the caller's own reads and parsing run beside it on
+    another core.
     """
     query = text_queries(conn.dialect.name)["metrics_all"]
-    ids = _ids_parameter(conn, run_ids)
-    later = _meanwhile(conn, query, ids) if len(run_ids) >= PARALLEL_FROM else None
+    later = _meanwhile(conn, query, ids) if count >= PARALLEL_FROM else None
     if later is None:
         found = _members_by_run(_one_text(conn, query, ids))
         return lambda: found
@@ -262,9 +262,9 @@ def load_runs_json(conn: Connection, run_ids: list[str]) -> list[str]:
     """The JSON of each run of ``run_ids`` (as ``Run`` renders), in that order."""
     if not run_ids:
         return []
-    metrics_later = _metrics(conn, run_ids)
     queries = text_queries(conn.dialect.name)
     ids = _ids_parameter(conn, run_ids)
+    metrics_later = _metrics(conn, ids, len(run_ids))
     heads = dict(_plain_rows(conn, queries["heads"], ids))
     params = dict(_plain_rows(conn, queries["params"], ids))
     tags = dict(_plain_rows(conn, queries["tags"], ids))
@@ -292,9 +292,9 @@ def load_runs_table(conn: Connection, rows: Sequence[Any], token: str | None) ->
     if not rows:
         return runs_table([], [], [], [], token)
     run_ids = [row[0] for row in rows]
-    metrics_later = _metrics(conn, run_ids)
     queries = text_queries(conn.dialect.name)
     ids = _ids_parameter(conn, run_ids)
+    metrics_later = _metrics(conn, ids, len(run_ids))
     params = json.loads(_one_text(conn, queries["params_all"], ids) or "{}")
     tags = json.loads(_one_text(conn, queries["tags_all"], ids) or "{}")
     params_of = [params.get(i) for i in run_ids]
