@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+import mlstage
+from mlstage import config
 from tests.browser import PageWatch, open_page, screenshot
 from tests.e2e.ui_data import XSS, Seeded
 
@@ -152,3 +154,26 @@ def test_stored_script_payloads_stay_text(
         page.wait_for_selector("#chart-grid .js-plotly-plot .main-svg")
         screenshot(page, tmp_path, "ui-xss-run")
         clean(watch)
+
+
+def test_rows_below_the_first_screen_show_with_and_without_javascript(
+    browser: Any, ui_settings: Any, ui_url: str, tmp_path: Path
+) -> None:
+    config.set_settings(ui_settings)
+    experiment_id = mlstage.set_experiment("many").experiment_id
+    for i in range(40):
+        with mlstage.start_run(name=f"run-{i:02d}"):
+            mlstage.log_metric("auc", i / 40)
+    url = f"{ui_url}/experiments/{experiment_id}?order=metrics.auc+DESC"
+    for javascript in (True, False):
+        with open_page(browser, java_script_enabled=javascript) as watch:
+            page = watch.page
+            page.goto(url)
+            rows = page.locator("#runs tbody tr")
+            assert rows.count() == 40
+            last = rows.nth(39)
+            last.wait_for(state="visible")
+            assert last.locator("td.name").inner_text() == "run-00"
+            assert rows.nth(0).locator("td.name").inner_text() == "run-39"
+            screenshot(page, tmp_path, f"ui-runs-40-{'js' if javascript else 'nojs'}")
+            clean(watch)

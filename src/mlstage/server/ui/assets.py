@@ -21,7 +21,7 @@ from mlstage.errors import NotFound
 
 STATIC_PREFIX = "/ui/static"
 MEDIA_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-FILES = ("ui.css", "ui.js", "charts.js", "charts.css")
+FILES = ("ui.css", "ui.js", "charts.js", "charts.css", "noscript.css")
 YEAR = 365 * 24 * 3600
 
 

@@ -28,6 +28,15 @@
     update();
   }
 
+  // Runs table: the rows below the first screen come hidden (data-reveal), and are shown once
+  // the first frame is painted, so that the browser styles and lays out one screen of cells,
+  // not the whole page's, before it paints anything. noscript.css shows them without JavaScript.
+  function revealLater() {
+    const later = document.querySelectorAll("tbody[data-reveal][hidden]");
+    if (!later.length) return;
+    requestAnimationFrame(() => setTimeout(() => later.forEach((body) => { body.hidden = false; }), 0));
+  }
+
   // Column picker: tick all or none.
   function columnPicker() {
     document.querySelectorAll("[data-check]").forEach((button) => {
@@ -58,6 +67,7 @@
   }
 
   onReady(() => {
+    revealLater();
     compareSelection();
     columnPicker();
     toggles();
