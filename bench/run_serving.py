@@ -763,7 +763,7 @@ def render(results: dict[str, Any], args: argparse.Namespace) -> tuple[str, list
         f"median of {results['model_time']['n']:,} calls each: scikit-learn's `predict_proba` "
         f"{ms2(mt['proba'])} (`predict_proba` + `predict`: {ms2(mt['proba_predict'])}). The "
         "service does not make that call for a forest it feeds matrices: it walks the trees "
-        "flat (`src/mlstage/serving/forest.py`: every tree at once, one NumPy step per level, "
+        "flat (`src/mlstage/models/forest.py`: every tree at once, one NumPy step per level, "
         "checked when the version loads to give scikit-learn's answer bit for bit)"
         + (f", {ms2(call)} for the call" if call is not None else "")
         + f", {ms2(mt['service_score'])} for its whole model step (`LoadedVersion.score`: "

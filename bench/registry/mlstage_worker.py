@@ -129,6 +129,10 @@ def scenario_load(args: dict) -> dict:
 
         prediction = model.predict(np.asarray([shared["row"]], dtype=np.float64))
         t_predicted = time.monotonic()
+        # A forest predicts from its logged flat arrays; the scikit-learn object is rebuilt
+        # from the checked skops file on first use: timed too, reported beside the goal.
+        assert type(model.model).__name__ == "RandomForestClassifier"
+        t_object = time.monotonic()
     t = time.perf_counter()
     again = mlstage.load_model(uri)
     warm = time.perf_counter() - t
@@ -138,6 +142,7 @@ def scenario_load(args: dict) -> dict:
         "t_import": t_import,
         "t_loaded": t_loaded,
         "t_predicted": t_predicted,
+        "t_object": t_object,
         "warm_load": warm,
         "prediction": int(prediction[0]),
         "example_predictions": [int(v) for v in example_predictions],

@@ -86,7 +86,7 @@ def scenario_model_time(args: dict) -> dict:
     - ``service_score``: the service's own model step, ``LoadedVersion.score`` on one checked
       row (the row as a matrix, the model call, argmax, lists);
     - ``model_call``: the service's model call alone on that matrix: for this forest the
-      flat walk of ``mlstage.serving.forest`` (bit for bit ``predict_proba``'s answer);
+      flat walk of ``mlstage.models.forest`` (bit for bit ``predict_proba``'s answer);
     - ``proba_8``: ``predict_proba`` on 8 rows (one micro-batch at concurrency 8);
     - ``pools``: ``predict_proba`` run from a thread pool of 1 thread, and of 2 threads
       taking the calls in turn.

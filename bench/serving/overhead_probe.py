@@ -194,7 +194,7 @@ def time_model_calls(app: Any) -> None:
     """Wrap each served version's model call (after the app loaded it) with a timer.
 
     The model call is what answers ``predict_proba`` inside the service: the
-    flat walk of a forest (``mlstage.serving.forest``) or the model's own.
+    flat walk of a forest (``mlstage.models.forest``) or the model's own.
     """
     calls = CALLS
     for version in app.state.service.pool.current.versions.values():

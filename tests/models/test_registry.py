@@ -31,7 +31,7 @@ def test_versions_number_up_and_record_file_hashes(model_uri: str) -> None:
     second = mlstage.register_model(model_uri, "fraud-model")
     assert (first.version, second.version) == (1, 2)
     assert first.status is VersionStatus.READY
-    assert set(first.files) == {"mlstage-model.yaml", "model.skops"}
+    assert set(first.files) == {"mlstage-model.yaml", "model.skops", "forest.npz"}
     assert all(len(sha) == 64 for sha in first.files.values())
     assert first.source == model_uri
     registry = get_registry_store()

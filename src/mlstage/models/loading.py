@@ -7,11 +7,16 @@ python-flavor models load only from a registry version.
 
 from __future__ import annotations
 
+import functools
+import threading
+from collections.abc import Callable
 from typing import Any
 
 from mlstage.config import get_settings
 from mlstage.errors import InvalidInput
 from mlstage.models.flavors import flavor_named
+from mlstage.models.flavors.sklearn import SklearnFlavor
+from mlstage.models.forest import FlatForest, walkable
 from mlstage.models.manifest import MANIFEST_FILE, ModelManifest, load_manifest
 from mlstage.models.safety import check_not_pickle
 from mlstage.models.signature import enforce
@@ -21,15 +26,46 @@ from mlstage.tracking.entities import bulk_build
 
 
 class LoadedModel:
-    """A model ready to predict; inputs are checked against its signature first."""
+    """A model ready to predict; inputs are checked against its signature first.
 
-    def __init__(self, uri: str, manifest: ModelManifest, model: Any, version: Any = None):
+    A forest logged with its flat arrays (``models.forest``) predicts from them,
+    bit for bit scikit-learn's answers, and ``model`` (the scikit-learn object,
+    with scikit-learn's imports) is rebuilt from its checked files the first
+    time it is asked for, or an input needs it: a batch over 128 rows, a NaN.
+    """
+
+    def __init__(
+        self,
+        uri: str,
+        manifest: ModelManifest,
+        model: Any,
+        version: Any = None,
+        *,
+        build: Callable[[], Any] | None = None,
+        forest: FlatForest | None = None,
+    ):
         self.uri = uri
         self.manifest = manifest
-        self.model = model
-        """The underlying object: a scikit-learn estimator or a PythonModel."""
+        self._model = model
+        self._build = build
+        self._building = threading.Lock()
+        self.forest = forest
+        """The forest's flat arrays when it was logged with them, else None."""
         self.version = version
         """The registry ModelVersion it was loaded from, if any."""
+
+    @property
+    def model(self) -> Any:
+        """The underlying object: a scikit-learn estimator or a PythonModel."""
+        if self._build is not None:
+            with self._building:
+                if self._build is not None:
+                    self._model, self._build = self._build(), None
+        return self._model
+
+    @model.setter
+    def model(self, value: Any) -> None:
+        self._model, self._build = value, None
 
     @property
     def signature(self) -> Any:
@@ -38,13 +74,23 @@ class LoadedModel:
     def predict(self, data: Any) -> Any:
         if self.manifest.signature is not None:
             data = enforce(self.manifest.signature, data)
+        if self.forest is not None:
+            x = walkable(self.forest, data)
+            if x is not None:
+                return self.forest.labels(x)
         return self.model.predict(data)
 
     def predict_proba(self, data: Any) -> Any:
-        if not hasattr(self.model, "predict_proba"):
+        if self.forest is not None and not self.forest.classifier:
+            raise InvalidInput(f"model {self.uri} gives no probabilities")
+        if self.forest is None and not hasattr(self.model, "predict_proba"):
             raise InvalidInput(f"model {self.uri} gives no probabilities")
         if self.manifest.signature is not None:
             data = enforce(self.manifest.signature, data)
+        if self.forest is not None:
+            x = walkable(self.forest, data)
+            if x is not None:
+                return self.forest.predict(x)
         return self.model.predict_proba(data)
 
     def __repr__(self) -> str:
@@ -100,7 +146,14 @@ def _load_model(uri: str, check_environment: bool) -> LoadedModel:
             f"{uri} is a python-flavor model, which runs its own code: register it and load it "
             "from the registry (models:/<name>/<version>), where its files' hashes are recorded"
         )
-    model = flavor_named(manifest.flavor).load(files, manifest, settings)
+    flavor = flavor_named(manifest.flavor)
+    forest = None
+    if isinstance(flavor, SklearnFlavor):
+        forest = flavor.logged_forest(files, manifest, settings)
+    if forest is not None:
+        build = functools.partial(flavor.load, files, manifest, settings)
+        return LoadedModel(str(ref), manifest, None, version, build=build, forest=forest)
+    model = flavor.load(files, manifest, settings)
     return LoadedModel(str(ref), manifest, model, version)
 
 

@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from mlstage.errors import InvalidInput, MlstageError
+from mlstage.models.forest import compile_forest
 from mlstage.models.loading import LoadedModel, load_model
 from mlstage.models.signature import Signature
 from mlstage.models.uri import RegistryRef, parse_model_uri
 from mlstage.serving.batcher import Batcher, BatchObserver, Scored
 from mlstage.serving.deployments import Deployment, DeploymentStore, check_deployment_name
-from mlstage.serving.forest import compile_forest
 from mlstage.serving.options import ServingOptions
 from mlstage.serving.routing import Route, route
 from mlstage.serving.validation import Checker, checker_for
@@ -175,7 +175,7 @@ class LoadedVersion:
             self.has_proba and classes is not None and _class_name(final) in (_PREDICT_IS_ARGMAX)
         )
         # How a batch of checked rows becomes the model's input, and which call answers
-        # it, decided once: a forest fed matrices is walked flat (``serving.forest``).
+        # it, decided once: a forest fed matrices is walked flat (``models.forest``).
         matrix = takes_matrix(model, self.checker)
         self._features: Callable[[list[Any]], Any] = (
             self.checker.matrix  # type: ignore[union-attr]

@@ -3,16 +3,25 @@
 skops refuses types it does not know unless they are trusted. The trusted
 list is mlstage's vetted scikit-learn list plus the ``model_trusted_types``
 setting, never anything the model's files or its logger declare.
+
+A random or extra-trees forest also gets ``forest.npz``, its trees as plain
+arrays (``models.forest``), written only after the arrays gave the model's
+own answers bit for bit: ``load_model`` predicts from them at once and
+rebuilds the scikit-learn object only when it is needed.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import io
+from typing import TYPE_CHECKING, Any
 
 from mlstage.config import Settings
 from mlstage.errors import InvalidInput
-from mlstage.models.flavors.skops_defaults import import_skops_io
+from mlstage.models.flavors.skops_defaults import default_names, import_skops_io
 from mlstage.models.manifest import FlavorName, ModelManifest
+
+if TYPE_CHECKING:
+    from mlstage.models.forest import FlatForest
 
 MODEL_FILE = "model.skops"
 
@@ -68,8 +77,33 @@ class SklearnFlavor:
     name: FlavorName = "sklearn"
 
     def save(self, model: Any) -> tuple[dict[str, bytes], dict[str, Any] | None]:
+        from mlstage.models.forest import FOREST_FILE, verified_forest
+
         skops_io = import_skops_io()
-        return {MODEL_FILE: skops_io.dumps(model)}, None
+        files = {MODEL_FILE: skops_io.dumps(model)}
+        flat = verified_forest(model)
+        if flat is not None:
+            files[FOREST_FILE] = flat.to_bytes()
+        return files, None
+
+    def logged_forest(
+        self, files: dict[str, bytes], manifest: ModelManifest, settings: Settings
+    ) -> FlatForest | None:
+        """The forest's flat arrays, when a forest was logged with them (checked files).
+
+        Only when skops would trust every type in ``model.skops`` as things stand:
+        the object rebuilt later, on first use, is then the one ``load`` would
+        give now, and a forest whose types an administrator does not trust is
+        refused at load, as any other model.
+        """
+        from mlstage.models import forest
+
+        data = files.get(forest.FOREST_FILE)
+        if data is None or manifest.model_class not in forest.FORESTS:
+            return None
+        if not _all_types_trusted(files.get(MODEL_FILE, b""), settings):
+            return None
+        return forest.read_forest(data)
 
     def load(self, files: dict[str, bytes], manifest: ModelManifest, settings: Settings) -> Any:
         skops_io = import_skops_io()
@@ -89,3 +123,40 @@ class SklearnFlavor:
             "If you trust them, an administrator can add them to the model_trusted_types "
             "setting"
         )
+
+
+# Nodes that hold plain data (skops checks only what they contain), and those whose own type
+# skops checks against its trusted names. Any other kind of node: the file is loaded at once.
+_DATA_NODES = {"DictNode", "ListNode", "TupleNode", "JsonNode", "NdArrayNode"}
+_TYPED_NODES = {"ObjectNode", "TreeNode", "TypeNode"}
+
+
+def _all_types_trusted(data: bytes, settings: Settings) -> bool:
+    """Whether every type named in a skops file's schema is trusted (read without skops)."""
+    import json
+    import zipfile
+
+    trusted = default_names() | set(VETTED_TYPES) | set(settings.model_trusted_types)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            schema = json.loads(archive.read("schema.json"))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return False
+    pending: list[Any] = [schema]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        loader = node.get("__loader__")
+        if loader is not None:
+            name = f"{node.get('__module__')}.{node.get('__class__')}"
+            if loader in _TYPED_NODES:
+                if name not in trusted:
+                    return False
+            elif loader not in _DATA_NODES:
+                return False
+        pending.extend(v for v in node.values() if isinstance(v, dict | list))
+    return True

@@ -65,6 +65,16 @@ def import_skops_io() -> Any:
     return skops.io
 
 
+def default_names() -> frozenset[str]:
+    """Every type name skops trusts by default: from the cache, else from skops, imported."""
+    key = _cache_key()
+    cached = _read(key) if key is not None else None
+    if cached is None:
+        import_skops_io()
+        cached = default_lists(sys.modules[SOURCE_MODULE])
+    return frozenset(name for names in cached.values() for name in names)
+
+
 def default_lists(module: Any) -> dict[str, list[str]]:
     """The lists of type names a ``skops.io._trusted_types`` module defines."""
     return {
