@@ -199,6 +199,21 @@ def test_only_verified_forests_are_logged_with_arrays(
         assert np.array_equal(loaded.predict(X[:5]), model.predict(X[:5]))
 
 
+def test_a_forest_file_with_nodes_of_other_kinds_is_loaded_at_once(
+    project: Any, data: tuple[np.ndarray, np.ndarray]
+) -> None:
+    X, y = data
+    # A RandomState as random_state: skops writes a node kind the schema check does not
+    # know, so load_model rebuilds the object at once (and skops' own checks apply).
+    model = RandomForestClassifier(n_estimators=3, random_state=np.random.RandomState(0))
+    model.fit(X, y)
+    loaded = mlstage.load_model(log_and_register(model, X[:5], "seeded"))
+    assert forest.FOREST_FILE in loaded.version.files
+    assert loaded.forest is None
+    assert loaded._build is None
+    assert np.array_equal(loaded.predict(X[:9]), model.predict(X[:9]))
+
+
 def test_a_fresh_process_predicts_before_importing_scikit_learn(
     project: Any, data: tuple[np.ndarray, np.ndarray]
 ) -> None:
