@@ -145,7 +145,7 @@ def run_loop(out: Console, receiver: Receiver, *, days: int = DAYS) -> LoopSumma
             start = summary.start + day * DAY_MS
             with out.status(f"Day {day}: {PER_DAY} customers, labels, the loop"):
                 frame = customers(PER_DAY, day, seed=SEED + day)
-                served = _replay(client, clock, frame, start)
+                served = _replay(client, clock, frame, start, day)
                 service.logger.flush()
                 labelled = _labels_arrive(pending, start + LABELS_AT_MS)
                 _extract(day, labelled, start + LABELS_AT_MS)
@@ -204,9 +204,13 @@ def _train_first_version(out: Console, clock: SimulatedClock) -> int:
 
 
 def _replay(
-    client: TestClient, clock: SimulatedClock, frame: pd.DataFrame, start: int
+    client: TestClient, clock: SimulatedClock, frame: pd.DataFrame, start: int, day: int
 ) -> list[tuple[str, int]]:
-    """The day's requests, 08:00 to 20:00; (prediction id, the truth to come) per customer."""
+    """The day's requests, 08:00 to 20:00; (prediction id, the truth to come) per customer.
+
+    Each request carries a routing key, so a canary's share of the day is the same in every
+    run of the demo (a random share leaves it, one day in twenty, too few predictions to judge).
+    """
     inputs = frame.drop(columns=[TARGET])
     truth = frame[TARGET].tolist()
     served: list[tuple[str, int]] = []
@@ -215,7 +219,8 @@ def _replay(
     for i, first in enumerate(batches):
         clock.now = start + 8 * 3_600_000 + i * step
         records = inputs.iloc[first : first + BATCH].to_dict(orient="records")
-        answer = client.post("/predict", json={"records": records})
+        key = f"demo-day{day}-batch{i}"
+        answer = client.post("/predict", json={"records": records, "key": key})
         if answer.status_code != 200:
             raise RuntimeError(f"the service answered {answer.status_code}: {answer.text}")
         ids = answer.json()["prediction_ids"]
