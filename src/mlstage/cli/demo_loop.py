@@ -209,7 +209,7 @@ def _replay(
     """The day's requests, 08:00 to 20:00; (prediction id, the truth to come) per customer.
 
     Each request carries a routing key, so a canary's share of the day is the same in every
-    run of the demo (a random share leaves it, one day in twenty, too few predictions to judge).
+    run of the demo (a random share left it too few predictions to judge in about one run in 16).
     """
     inputs = frame.drop(columns=[TARGET])
     truth = frame[TARGET].tolist()
