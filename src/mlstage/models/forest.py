@@ -204,13 +204,16 @@ def verified_forest(model: Any) -> FlatForest | None:
     return flat
 
 
-def compile_forest(model: Any) -> Callable[[np.ndarray], np.ndarray] | None:
+def compile_forest(
+    model: Any, logged: FlatForest | None = None
+) -> Callable[[np.ndarray], np.ndarray] | None:
     """A drop-in for ``model.predict_proba`` (or ``predict``) on matrices, or None.
 
-    The flat walk of ``verified_forest(model)`` for batches it takes, the
-    model's own call for the rest.
+    The flat walk for batches it takes, the model's own call for the rest.
+    The walk is ``logged`` (the arrays ``load_model`` read, verified when the
+    model was logged) or else ``verified_forest(model)``.
     """
-    flat = verified_forest(model)
+    flat = logged if logged is not None else verified_forest(model)
     if flat is None:
         return None
     fallback = model.predict_proba if flat.classifier else model.predict

@@ -72,26 +72,24 @@ class LoadedModel:
         return self.manifest.signature
 
     def predict(self, data: Any) -> Any:
-        if self.manifest.signature is not None:
-            data = enforce(self.manifest.signature, data)
-        if self.forest is not None:
-            x = walkable(self.forest, data)
-            if x is not None:
-                return self.forest.labels(x)
+        data = self._checked(data)
+        if self.forest is not None and (x := walkable(self.forest, data)) is not None:
+            return self.forest.labels(x)
         return self.model.predict(data)
 
     def predict_proba(self, data: Any) -> Any:
-        if self.forest is not None and not self.forest.classifier:
+        forest = self.forest
+        gives = forest.classifier if forest is not None else hasattr(self.model, "predict_proba")
+        if not gives:
             raise InvalidInput(f"model {self.uri} gives no probabilities")
-        if self.forest is None and not hasattr(self.model, "predict_proba"):
-            raise InvalidInput(f"model {self.uri} gives no probabilities")
-        if self.manifest.signature is not None:
-            data = enforce(self.manifest.signature, data)
-        if self.forest is not None:
-            x = walkable(self.forest, data)
-            if x is not None:
-                return self.forest.predict(x)
+        data = self._checked(data)
+        if self.forest is not None and (x := walkable(self.forest, data)) is not None:
+            return self.forest.predict(x)
         return self.model.predict_proba(data)
+
+    def _checked(self, data: Any) -> Any:
+        signature = self.manifest.signature
+        return data if signature is None else enforce(signature, data)
 
     def __repr__(self) -> str:
         return f"LoadedModel({self.uri!r}, flavor={self.manifest.flavor!r})"

@@ -182,7 +182,7 @@ class LoadedVersion:
             if matrix
             else self.checker.build
         )
-        flat = compile_forest(model) if matrix else None
+        flat = compile_forest(model, loaded.forest) if matrix else None
         self.flat = flat is not None
         # The model's own answer for a batch: probabilities for a classifier, else predictions.
         self.model_call: Callable[[Any], Any] = flat or (
